@@ -1,0 +1,1 @@
+"""zikao: records and self-service for the Higher Education Self-study Examinations (自考)."""

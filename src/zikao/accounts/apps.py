@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class AccountsConfig(AppConfig):
+    name = "zikao.accounts"
+    label = "accounts"
+    verbose_name = "账户与机构"

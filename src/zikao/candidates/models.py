@@ -1,0 +1,113 @@
+"""The candidate record (考籍): its root, the majors a candidate is registered for."""
+
+from __future__ import annotations
+
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from zikao.core.identity import Gender, IdType
+from zikao.core.masking import mask_id_number, mask_name
+
+candidate_no_validator = RegexValidator(r"^\d{12}$", _("准考证号应为12位数字。"))
+
+
+class PriorEducation(models.TextChoices):
+    NONE = "none", _("无")
+    HIGH_SCHOOL = "high_school", _("高中/中专")
+    ZHUANKE = "zhuanke", _("专科")
+    BENKE = "benke", _("本科")
+    POSTGRADUATE = "postgraduate", _("研究生")
+
+
+class Candidate(models.Model):
+    """考生: the root of a lifelong examination record. Holds personal data.
+
+    `candidate_no` (12 digits: city 2 + county 2 + year 2 + sitting digit 1 + sequence 5) never
+    changes. One person (document type + number) has one active record; a duplicate found later
+    is merged into the surviving number and closed with status MERGED.
+    """
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("在籍")
+        GRADUATED = "graduated", _("已毕业")
+        TRANSFERRED_OUT = "transferred_out", _("已转出")
+        MERGED = "merged", _("已合并")
+
+    candidate_no = models.CharField(max_length=12, unique=True, validators=[candidate_no_validator])
+    pre_registration_no = models.CharField(max_length=16, null=True, blank=True, unique=True)
+    id_type = models.CharField(max_length=20, choices=IdType.choices, default=IdType.RESIDENT_ID)
+    id_number = models.CharField(max_length=20)
+    name = models.CharField(max_length=50)
+    former_name = models.CharField(max_length=50, blank=True)
+    gender = models.CharField(max_length=1, choices=Gender.choices)
+    birth_date = models.DateField()
+    ethnicity = models.CharField(max_length=20, blank=True)
+    phone = models.CharField(max_length=20, blank=True)
+    address = models.CharField(max_length=200, blank=True)
+    household_region = models.CharField(max_length=6, blank=True, help_text=_("户籍所在地区码"))
+    county_office = models.ForeignKey("accounts.Office", on_delete=models.PROTECT, related_name="candidates")
+    work_unit = models.CharField(max_length=100, blank=True)
+    prior_education = models.CharField(max_length=16, choices=PriorEducation.choices, default=PriorEducation.NONE)
+    prior_diploma_no = models.CharField(max_length=40, blank=True)
+    prior_diploma_verified = models.BooleanField(default=False)
+    character_assessment_on_file = models.BooleanField(default=False, help_text=_("思想品德鉴定"))
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    merged_into = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    registered_on = models.DateField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["candidate_no"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["id_type", "id_number"],
+                condition=~models.Q(status="merged"),
+                name="candidate_one_open_record_per_person",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status="merged", merged_into__isnull=False)
+                | (~models.Q(status="merged") & models.Q(merged_into__isnull=True)),
+                name="candidate_merged_iff_merged_into",
+            ),
+        ]
+        indexes = [models.Index(fields=["name"])]
+
+    def __str__(self) -> str:
+        return f"{self.candidate_no} {mask_name(self.name)} {mask_id_number(self.id_number)}"
+
+    def __repr__(self) -> str:
+        return f"<Candidate {self}>"
+
+    @property
+    def masked_id_number(self) -> str:
+        return mask_id_number(self.id_number)
+
+
+class CandidateMajor(models.Model):
+    """A major a candidate is registered for, and the plan version they graduate under."""
+
+    candidate = models.ForeignKey(Candidate, on_delete=models.PROTECT, related_name="majors")
+    major = models.ForeignKey("catalog.Major", on_delete=models.PROTECT, related_name="+")
+    plan = models.ForeignKey("catalog.Plan", on_delete=models.PROTECT, related_name="+")
+    registered_on = models.DateField()
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["candidate", "registered_on"]
+        constraints = [
+            models.UniqueConstraint(fields=["candidate", "major"], name="candidate_major_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.candidate_id}:{self.major_id}"
+
+
+class CandidateNumberSequence(models.Model):
+    """Next sequence per (city, county, year, sitting digit) prefix; locked row-wise when issuing."""
+
+    prefix = models.CharField(max_length=7, unique=True)
+    last = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.prefix}:{self.last}"

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class PortalConfig(AppConfig):
+    name = "zikao.portal"
+    label = "portal"
+    verbose_name = "考生门户"

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class ScoresConfig(AppConfig):
+    name = "zikao.scores"
+    label = "scores"
+    verbose_name = "成绩"

@@ -1,0 +1,91 @@
+"""Scores (成绩): one result of one course, never edited once published."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Grade(models.TextChoices):
+    """Grades for practice and thesis; 合格 and above pass (及格 is the same step in some provinces)."""
+
+    EXCELLENT = "优秀", _("优秀")
+    GOOD = "良好", _("良好")
+    MEDIUM = "中等", _("中等")
+    PASS = "合格", _("合格")
+    FAIL = "不合格", _("不合格")
+
+
+PASSING_GRADES = frozenset({Grade.EXCELLENT, Grade.GOOD, Grade.MEDIUM, Grade.PASS})
+
+
+class Method(models.TextChoices):
+    EXAM = "exam", _("考试")
+    EXEMPTION = "exemption", _("免考")
+    SUBSTITUTION = "substitution", _("顶替")
+    TRANSFER = "transfer", _("转入")
+
+
+class Score(models.Model):
+    """A result. Holds personal data (linked to a candidate).
+
+    Only the row with `is_current=True` counts; a correction inserts a new row that
+    `supersedes` the old one (who, when, why) and the old row stays as history. Exam scores
+    have a sitting and an entry; credit from elsewhere (exemption, transfer) has no sitting.
+    """
+
+    class Status(models.TextChoices):
+        VALID = "valid", _("有效")
+        ABSENT = "absent", _("缺考")
+        VOID = "void", _("违规作废")
+        WITHHELD = "withheld", _("暂缓发布")
+
+    candidate = models.ForeignKey("candidates.Candidate", on_delete=models.PROTECT, related_name="scores")
+    course = models.ForeignKey("catalog.Course", on_delete=models.PROTECT, related_name="+")
+    sitting = models.ForeignKey(
+        "catalog.Sitting", null=True, blank=True, on_delete=models.PROTECT, related_name="scores"
+    )
+    entry = models.ForeignKey("entries.Entry", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    value = models.PositiveSmallIntegerField(null=True, blank=True, validators=[MaxValueValidator(100)])
+    grade = models.CharField(max_length=4, choices=Grade.choices, blank=True)
+    method = models.CharField(max_length=16, choices=Method.choices, default=Method.EXAM)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.VALID)
+    is_current = models.BooleanField(default=True)
+    supersedes = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="superseded_by"
+    )
+    correction_reason = models.TextField(blank=True)
+    source = models.CharField(max_length=100, blank=True, help_text=_("免考/转入依据"))
+    created_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["candidate", "sitting", "course"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(value__lte=100), name="score_value_at_most_100"),
+            models.CheckConstraint(
+                condition=~(models.Q(value__isnull=False) & ~models.Q(grade="")),
+                name="score_value_or_grade_not_both",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(method="exam", sitting__isnull=False) | ~models.Q(method="exam"),
+                name="score_exam_has_sitting",
+            ),
+            models.UniqueConstraint(
+                fields=["candidate", "course", "sitting"],
+                condition=models.Q(is_current=True, sitting__isnull=False),
+                name="score_one_current_per_course_and_sitting",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["candidate", "sitting"], name="score_candidate_sitting"),
+            models.Index(fields=["sitting", "course"], name="score_sitting_course"),
+        ]
+
+    def __str__(self) -> str:
+        shown = self.value if self.value is not None else self.grade
+        return f"{self.candidate_id}:{self.course_id}@{self.sitting_id}={shown}"

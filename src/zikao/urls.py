@@ -1,0 +1,10 @@
+"""URL map: the candidate portal at /, the office at /office/, Django admin at /admin/."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("zikao.portal.urls")),
+]
