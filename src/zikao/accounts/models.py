@@ -22,7 +22,9 @@ class Office(models.Model):
 
     name = models.CharField(max_length=64)
     level = models.CharField(max_length=16, choices=Level.choices)
-    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.PROTECT, related_name="children")
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
     region_code = models.CharField(max_length=6, unique=True)
     exam_code = models.CharField(max_length=2)
 

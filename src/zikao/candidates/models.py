@@ -48,7 +48,9 @@ class Candidate(models.Model):
     household_region = models.CharField(max_length=6, blank=True, help_text=_("户籍所在地区码"))
     county_office = models.ForeignKey("accounts.Office", on_delete=models.PROTECT, related_name="candidates")
     work_unit = models.CharField(max_length=100, blank=True)
-    prior_education = models.CharField(max_length=16, choices=PriorEducation.choices, default=PriorEducation.NONE)
+    prior_education = models.CharField(
+        max_length=16, choices=PriorEducation.choices, default=PriorEducation.NONE
+    )
     prior_diploma_no = models.CharField(max_length=40, blank=True)
     prior_diploma_verified = models.BooleanField(default=False)
     character_assessment_on_file = models.BooleanField(default=False, help_text=_("思想品德鉴定"))

@@ -31,7 +31,9 @@ class Violation(models.Model):
 
     candidate = models.ForeignKey("candidates.Candidate", on_delete=models.PROTECT, related_name="violations")
     sitting = models.ForeignKey("catalog.Sitting", on_delete=models.PROTECT, related_name="+")
-    course = models.ForeignKey("catalog.Course", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    course = models.ForeignKey(
+        "catalog.Course", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     kind = models.CharField(max_length=24, choices=Kind.choices)
     penalty = models.CharField(max_length=16, choices=Penalty.choices)
     suspension = models.CharField(max_length=16, choices=Suspension.choices, blank=True, default="")

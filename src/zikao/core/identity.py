@@ -16,6 +16,8 @@ from datetime import date
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 from stdnum.cn import ric
+from stdnum import numdb
+from stdnum.exceptions import InvalidComponent
 from stdnum.exceptions import ValidationError as StdnumValidationError
 
 from zikao.core.errors import ValidationFailed
@@ -60,6 +62,23 @@ class IdDocument:
     region_code: str | None  # 6-digit GB/T 2260 code of the place of registration (身份证 only)
 
 
+def _validate_resident_id(number: str) -> str:
+    """stdnum's validation, except that the region code need not have existed at birth.
+
+    stdnum refuses a region code created after the birth year, but numbers are issued (or
+    re-issued) where a person is registered, so a person born in 1970 can hold 320311 (泉山区,
+    created in the 1990s). We keep length, format, check character and date checks, and
+    require that the code is a region stdnum knows at all (docs/decisions/0002-identifiers.md).
+    """
+    try:
+        return ric.validate(number)
+    except InvalidComponent:
+        ric.get_birth_date(number)  # raises InvalidComponent for an impossible date
+        if not any("county" in props for _part, props in numdb.get("cn/loc").info(number[:6])):
+            raise
+        return number
+
+
 def _invalid(message) -> ValidationFailed:
     return ValidationFailed("ID_NUMBER_INVALID", message, {"id_number": str(message)})
 
@@ -78,7 +97,7 @@ def parse_id_document(id_type: str, number: str) -> IdDocument:
         raise _invalid(_("请填写证件号码。"))
     if id_type == IdType.RESIDENT_ID:
         try:
-            valid = ric.validate(cleaned)
+            valid = _validate_resident_id(cleaned)
         except StdnumValidationError as exc:
             reason = {
                 "InvalidLength": _("身份证号码应为18位。"),
@@ -87,9 +106,7 @@ def parse_id_document(id_type: str, number: str) -> IdDocument:
                 "InvalidComponent": _("身份证号码中的出生日期或地区码无效。"),
             }.get(type(exc).__name__, _("身份证号码无效。"))
             raise _invalid(reason) from exc
-        return IdDocument(
-            id_type, valid, ric.get_birth_date(valid), _gender_from_sequence(valid), valid[:6]
-        )
+        return IdDocument(id_type, valid, ric.get_birth_date(valid), _gender_from_sequence(valid), valid[:6])
     if id_type in _RESIDENCE_PERMIT_PREFIX:
         if len(cleaned) != 18 or not cleaned[:17].isdigit():
             raise _invalid(_("居住证号码应为18位。"))
@@ -107,9 +124,7 @@ def parse_id_document(id_type: str, number: str) -> IdDocument:
     return IdDocument(id_type, cleaned, None, None, None)
 
 
-def check_identity(
-    id_type: str, number: str, *, birth_date: date | None, gender: str | None
-) -> IdDocument:
+def check_identity(id_type: str, number: str, *, birth_date: date | None, gender: str | None) -> IdDocument:
     """Parse the document and cross-check the birth date and gender the person gave.
 
     Refuses with ID_BIRTH_DATE_MISMATCH / ID_GENDER_MISMATCH when they contradict the number;
@@ -139,4 +154,4 @@ def make_resident_id(region_code: str, birth: date, sequence: int) -> str:
     if not (len(region_code) == 6 and region_code.isdigit() and 0 <= sequence <= 999):
         raise ValueError("region code must be 6 digits and sequence 0-999")
     body = f"{region_code}{birth:%Y%m%d}{sequence:03d}"
-    return body + ric.calc_check_digit(body)
+    return body + ric.calc_check_digit(body + "0")  # stdnum expects the check position present

@@ -45,7 +45,9 @@ class TransferOut(models.Model):
         COMPLETED = "completed", _("已转出")
         REJECTED = "rejected", _("未批准")
 
-    candidate = models.ForeignKey("candidates.Candidate", on_delete=models.PROTECT, related_name="transfers_out")
+    candidate = models.ForeignKey(
+        "candidates.Candidate", on_delete=models.PROTECT, related_name="transfers_out"
+    )
     to_province = models.CharField(max_length=20)
     reason = models.CharField(max_length=200, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.REQUESTED)
@@ -63,7 +65,9 @@ class TransferOut(models.Model):
 class TransferIn(models.Model):
     """接考 (转入): a record arriving from another province, with the courses it brings."""
 
-    candidate = models.ForeignKey("candidates.Candidate", on_delete=models.PROTECT, related_name="transfers_in")
+    candidate = models.ForeignKey(
+        "candidates.Candidate", on_delete=models.PROTECT, related_name="transfers_in"
+    )
     from_province = models.CharField(max_length=20)
     from_candidate_no = models.CharField(max_length=20)
     arrived_on = models.DateField()
@@ -85,7 +89,9 @@ class TransferInCourse(models.Model):
     remote_sitting = models.CharField(max_length=6, blank=True)
     value = models.PositiveSmallIntegerField(null=True, blank=True)
     grade = models.CharField(max_length=4, blank=True)
-    mapped_course = models.ForeignKey("catalog.Course", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    mapped_course = models.ForeignKey(
+        "catalog.Course", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     def __str__(self) -> str:
         return f"{self.remote_code}→{self.mapped_course_id}"

@@ -17,7 +17,9 @@ class Entry(models.Model):
     candidate = models.ForeignKey("candidates.Candidate", on_delete=models.PROTECT, related_name="entries")
     sitting = models.ForeignKey("catalog.Sitting", on_delete=models.PROTECT, related_name="entries")
     course = models.ForeignKey("catalog.Course", on_delete=models.PROTECT, related_name="+")
-    area = models.ForeignKey("accounts.Office", on_delete=models.PROTECT, related_name="+", help_text=_("考区"))
+    area = models.ForeignKey(
+        "accounts.Office", on_delete=models.PROTECT, related_name="+", help_text=_("考区")
+    )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.CONFIRMED)
     created_at = models.DateTimeField()
 

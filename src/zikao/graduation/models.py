@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.db import models
-from django.utils.translation import gettext_lazy as _
 
 
 class Graduation(models.Model):
@@ -14,7 +13,9 @@ class Graduation(models.Model):
     random, never derived from the number. Holds personal data.
     """
 
-    candidate = models.ForeignKey("candidates.Candidate", on_delete=models.PROTECT, related_name="graduations")
+    candidate = models.ForeignKey(
+        "candidates.Candidate", on_delete=models.PROTECT, related_name="graduations"
+    )
     major = models.ForeignKey("catalog.Major", on_delete=models.PROTECT, related_name="+")
     plan = models.ForeignKey("catalog.Plan", on_delete=models.PROTECT, related_name="+")
     certificate_no = models.CharField(max_length=17, unique=True)
@@ -25,7 +26,9 @@ class Graduation(models.Model):
 
     class Meta:
         ordering = ["-graduated_on"]
-        constraints = [models.UniqueConstraint(fields=["candidate", "major"], name="graduation_once_per_major")]
+        constraints = [
+            models.UniqueConstraint(fields=["candidate", "major"], name="graduation_once_per_major")
+        ]
 
     def __str__(self) -> str:
         return f"{self.certificate_no} {self.graduated_on}"

@@ -47,7 +47,9 @@ class Score(models.Model):
     sitting = models.ForeignKey(
         "catalog.Sitting", null=True, blank=True, on_delete=models.PROTECT, related_name="scores"
     )
-    entry = models.ForeignKey("entries.Entry", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    entry = models.ForeignKey(
+        "entries.Entry", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     value = models.PositiveSmallIntegerField(null=True, blank=True, validators=[MaxValueValidator(100)])
     grade = models.CharField(max_length=4, choices=Grade.choices, blank=True)
     method = models.CharField(max_length=16, choices=Method.choices, default=Method.EXAM)
