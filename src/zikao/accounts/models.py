@@ -51,5 +51,5 @@ class User(AbstractUser):
 
     office = models.ForeignKey(Office, null=True, blank=True, on_delete=models.PROTECT, related_name="staff")
 
-    class Meta(AbstractUser.Meta):
+    class Meta(AbstractUser.Meta):  # type: ignore[name-defined]
         swappable = "AUTH_USER_MODEL"

@@ -9,10 +9,10 @@ from django.utils.translation import gettext_lazy as _
 
 
 class AuditEventQuerySet(models.QuerySet):
-    def update(self, **kwargs):  # type: ignore[override]
+    def update(self, **kwargs):
         raise TypeError("AuditEvent is append-only")
 
-    def delete(self):  # type: ignore[override]
+    def delete(self):
         raise TypeError("AuditEvent is append-only")
 
 
