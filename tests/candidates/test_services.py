@@ -35,8 +35,18 @@ def test_create_issues_number_with_county_prefix_and_derives_identity():
     with clock.frozen_at(OCT_2026):
         candidate = _create()
     parsed = parse_candidate_no(candidate.candidate_no)
-    assert (parsed.city, parsed.county, parsed.year, parsed.sitting_digit, parsed.sequence) == ("01", "02", "26", "2", 1)
-    assert (candidate.birth_date, candidate.gender, candidate.household_region) == (dt.date(1998, 7, 1), "F", "320102")
+    assert (parsed.city, parsed.county, parsed.year, parsed.sitting_digit, parsed.sequence) == (
+        "01",
+        "02",
+        "26",
+        "2",
+        1,
+    )
+    assert (candidate.birth_date, candidate.gender, candidate.household_region) == (
+        dt.date(1998, 7, 1),
+        "F",
+        "320102",
+    )
     assert CandidateMajor.objects.get(candidate=candidate).plan.version == 2024
     event = AuditEvent.objects.get(event_type="candidate.created")
     assert event.after["id_number"] == candidate.id_number[:6] + "********" + candidate.id_number[-4:]

@@ -19,7 +19,9 @@ def test_running_suspension_bounds_are_inclusive():
 
 
 def test_revoked_suspension_never_blocks():
-    revoked = SuspensionPeriod(D(2025, 1, 1), D(2027, 1, 1), revoked_at=dt.datetime(2025, 3, 1, tzinfo=dt.UTC))
+    revoked = SuspensionPeriod(
+        D(2025, 1, 1), D(2027, 1, 1), revoked_at=dt.datetime(2025, 3, 1, tzinfo=dt.UTC)
+    )
     assert blocks("entry", [revoked], D(2026, 1, 1)) is None
 
 
@@ -39,8 +41,14 @@ def test_longest_running_suspension_is_reported():
 def test_candidate_suspension_reads_violations():
     candidate = CandidateFactory()
     Violation.objects.create(
-        candidate=candidate, sitting=SittingFactory(), kind="serious_cheating", penalty="void_sitting",
-        suspension="zikao", suspension_years=2, suspension_starts=D(2026, 4, 11), suspension_ends=D(2028, 4, 10),
+        candidate=candidate,
+        sitting=SittingFactory(),
+        kind="serious_cheating",
+        penalty="void_sitting",
+        suspension="zikao",
+        suspension_years=2,
+        suspension_starts=D(2026, 4, 11),
+        suspension_ends=D(2028, 4, 10),
         decided_at=dt.datetime(2026, 4, 30, tzinfo=dt.UTC),
     )
     assert candidate_suspension(candidate, on=D(2027, 1, 1)).ends == D(2028, 4, 10)

@@ -15,7 +15,11 @@ def test_audit_record_stamps_the_clock_and_actor():
     at = dt.datetime(2026, 5, 10, 7, 0, tzinfo=dt.UTC)
     with clock.frozen_at(at):
         event = audit_record(
-            actor=Actor.system("test"), event_type="thing.done", subject_type="x", subject_id=7, after={"a": 1}
+            actor=Actor.system("test"),
+            event_type="thing.done",
+            subject_type="x",
+            subject_id=7,
+            after={"a": 1},
         )
     event.refresh_from_db()
     assert (event.at, event.actor_kind, event.actor_label, event.subject_id, event.after) == (
@@ -45,7 +49,10 @@ def test_postgres_refuses_update_and_delete_in_sql():
     if connection.vendor != "postgresql":
         pytest.skip("database trigger exists on PostgreSQL only")
     event = audit_record(actor=Actor.system(), event_type="t", subject_type="x", subject_id=1)
-    for sql in ("UPDATE core_auditevent SET event_type = 'x' WHERE id = %s", "DELETE FROM core_auditevent WHERE id = %s"):
+    for sql in (
+        "UPDATE core_auditevent SET event_type = 'x' WHERE id = %s",
+        "DELETE FROM core_auditevent WHERE id = %s",
+    ):
         with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(sql, [event.pk])
     assert AuditEvent.objects.get(pk=event.pk).event_type == "t"

@@ -23,7 +23,12 @@ def test_generated_resident_id_round_trips(region, birth, seq):
     assert ric.calc_check_digit(number) == number[-1]
 
 
-@given(region=st.sampled_from(REGIONS), birth=births, seq=st.integers(0, 999), wrong=st.sampled_from("0123456789X"))
+@given(
+    region=st.sampled_from(REGIONS),
+    birth=births,
+    seq=st.integers(0, 999),
+    wrong=st.sampled_from("0123456789X"),
+)
 def test_any_wrong_check_character_is_refused(region, birth, seq, wrong):
     number = make_resident_id(region, birth, seq)
     if wrong == number[-1]:

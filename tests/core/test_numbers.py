@@ -14,12 +14,23 @@ from zikao.core.numbers import (
 two = st.integers(1, 99).map(lambda n: f"{n:02d}")
 
 
-@given(city=two, county=two, year=st.integers(2000, 2099), month=st.sampled_from([1, 4, 7, 10]), seq=st.integers(1, 99999))
+@given(
+    city=two,
+    county=two,
+    year=st.integers(2000, 2099),
+    month=st.sampled_from([1, 4, 7, 10]),
+    seq=st.integers(1, 99999),
+)
 def test_candidate_numbers_round_trip(city, county, year, month, seq):
     number = f"{candidate_no_prefix(city, county, year, month)}{seq:05d}"
     assert len(number) == 12 and number.isdigit()
     parsed = parse_candidate_no(number)
-    assert (parsed.city, parsed.county, parsed.year, parsed.sequence) == (city, county, f"{year % 100:02d}", seq)
+    assert (parsed.city, parsed.county, parsed.year, parsed.sequence) == (
+        city,
+        county,
+        f"{year % 100:02d}",
+        seq,
+    )
     assert parsed.sitting_digit == ("1" if month in (1, 4) else "2")
     assert str(parsed) == number
     assert is_valid_candidate_no(number)
@@ -49,7 +60,9 @@ def test_seed_example_shape_is_a_candidate_number():
     seq=st.integers(1, 99999),
 )
 def test_certificate_numbers_are_17_with_mod_11_2_check(level, city, county, year, half, seq):
-    number = make_certificate_no(level=level, province="32", city=city, county=county, year=year, half=half, sequence=seq)
+    number = make_certificate_no(
+        level=level, province="32", city=city, county=county, year=year, half=half, sequence=seq
+    )
     assert len(number) == 17
     assert number[:2] == ("65" if level == "benke" else "66")
     assert number[2:4] == "32"

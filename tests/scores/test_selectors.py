@@ -73,7 +73,7 @@ def test_withheld_scores_are_never_visible(setup):
 
 
 def test_other_candidates_scores_never_appear(setup):
-    candidate, old, _new = setup
+    candidate, _old, _new = setup
     other = CandidateFactory()
     with clock.frozen_at(RELEASE + dt.timedelta(days=1)):
         assert candidate_visible_scores(other) == []
@@ -91,9 +91,13 @@ def test_best_pass_wins_and_fails_absences_and_voids_do_not_pass():
     ScoreFactory(entry__candidate=candidate, entry__sitting=s1, entry__course=theory, value=62)
     ScoreFactory(entry__candidate=candidate, entry__sitting=s2, entry__course=theory, value=62)
     ScoreFactory(entry__candidate=candidate, entry__sitting=s3, entry__course=theory, value=59)
-    ScoreFactory(entry__candidate=candidate, entry__sitting=s2, entry__course=practice, value=None, grade="良好")
+    ScoreFactory(
+        entry__candidate=candidate, entry__sitting=s2, entry__course=practice, value=None, grade="良好"
+    )
     ScoreFactory(entry__candidate=candidate, entry__sitting=s3, entry__course=voided, value=90, status="void")
-    ScoreFactory(entry__candidate=candidate, entry__sitting=s1, entry__course=voided, value=None, status="absent")
+    ScoreFactory(
+        entry__candidate=candidate, entry__sitting=s1, entry__course=voided, value=None, status="absent"
+    )
     passed = candidate_passed_courses(candidate)
     assert [(p.course_code, p.sitting, p.value, p.grade) for p in passed] == [
         ("13013", "202304", 62, ""),

@@ -2,7 +2,14 @@ import datetime as dt
 
 import pytest
 
-from tests.factories import SHANGHAI, CandidateFactory, CourseFactory, EntryFactory, SittingFactory, StaffFactory
+from tests.factories import (
+    SHANGHAI,
+    CandidateFactory,
+    CourseFactory,
+    EntryFactory,
+    SittingFactory,
+    StaffFactory,
+)
 from zikao.core import clock
 from zikao.core.audit import Actor
 from zikao.core.errors import DomainError, ValidationFailed
@@ -28,7 +35,9 @@ def staff():
 
 
 def _record(entry, actor, **kw):
-    return score_record(actor=actor, candidate=entry.candidate, course=entry.course, sitting=entry.sitting, **kw)
+    return score_record(
+        actor=actor, candidate=entry.candidate, course=entry.course, sitting=entry.sitting, **kw
+    )
 
 
 @pytest.mark.parametrize(
@@ -53,7 +62,9 @@ def test_impossible_results_are_refused_and_nothing_is_written(entry, staff, kw,
 def test_exam_score_needs_an_entry(staff):
     sitting = SittingFactory()
     with pytest.raises(DomainError) as exc:
-        score_record(actor=staff, candidate=CandidateFactory(), course=CourseFactory(), sitting=sitting, value=70)
+        score_record(
+            actor=staff, candidate=CandidateFactory(), course=CourseFactory(), sitting=sitting, value=70
+        )
     assert exc.value.code == "SCORE_NOT_ENTERED"
     assert not Score.objects.exists()
 
@@ -113,8 +124,13 @@ def test_thesis_is_never_exempt(staff):
     thesis = CourseFactory(code="14976", kind="thesis", credits=0)
     with pytest.raises(DomainError) as exc:
         score_record(
-            actor=staff, candidate=CandidateFactory(), course=thesis, sitting=None, value=None,
-            grade="合格", method="exemption",
+            actor=staff,
+            candidate=CandidateFactory(),
+            course=thesis,
+            sitting=None,
+            value=None,
+            grade="合格",
+            method="exemption",
         )
     assert exc.value.code == "EXEMPTION_THESIS"
     assert not Score.objects.exists()

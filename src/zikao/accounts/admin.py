@@ -14,4 +14,4 @@ class OfficeAdmin(admin.ModelAdmin):
 @admin.register(User)
 class StaffAdmin(UserAdmin):
     list_display = ("username", "office", "is_staff", "is_superuser", "is_active")
-    fieldsets = (*UserAdmin.fieldsets, ("考办", {"fields": ("office",)}))
+    fieldsets = (*(UserAdmin.fieldsets or ()), ("考办", {"fields": ("office",)}))

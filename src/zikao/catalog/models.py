@@ -28,7 +28,8 @@ class Course(models.Model):
 
     code = models.CharField(max_length=5, unique=True, validators=[course_code_validator])
     name = models.CharField(max_length=100)
-    credits = models.PositiveSmallIntegerField()
+    # Decimal: two real courses carry half credits (02277 3.5, 02278 0.5).
+    credits = models.DecimalField(max_digits=4, decimal_places=1, validators=[MinValueValidator(0)])
     kind = models.CharField(max_length=16, choices=CourseKind.choices)
 
     class Meta:
@@ -108,7 +109,11 @@ class PlanItem(models.Model):
     required = models.BooleanField()
     group = models.CharField(max_length=64, blank=True)
     practice_for = models.ForeignKey(
-        Course, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        Course,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
         help_text=_("实践环节对应的理论课程"),
     )
     degree_course = models.BooleanField(default=False)
@@ -162,7 +167,9 @@ class Slot(models.Model):
         ordering = ["sitting", "starts_at"]
         constraints = [
             models.UniqueConstraint(fields=["sitting", "code"], name="slot_code_unique_in_sitting"),
-            models.CheckConstraint(condition=models.Q(ends_at__gt=models.F("starts_at")), name="slot_ends_after_start"),
+            models.CheckConstraint(
+                condition=models.Q(ends_at__gt=models.F("starts_at")), name="slot_ends_after_start"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -180,6 +187,9 @@ class TimetableEntry(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["sitting", "course"], name="timetable_course_once_per_sitting"),
         ]
+
+    def __str__(self) -> str:
+        return f"{self.sitting_id}/{self.slot_id}:{self.course_id}"
 
 
 class ProvincePolicy(models.Model):
@@ -202,3 +212,49 @@ class ProvincePolicy(models.Model):
     def current(cls) -> ProvincePolicy:
         policy = cls.objects.order_by("pk").first()
         return policy if policy is not None else cls()
+
+
+class PlanSubstitution(models.Model):
+    """A 顶替 table between two versions of one major's plan (docs/plan-format.md).
+
+    `spec` holds the validated table (catalog.planfile.SubstitutionTable.to_json()); the engine
+    uses it in both directions: old-plan passes toward the new plan and vice versa.
+    """
+
+    major_code = models.CharField(max_length=10)
+    level = models.CharField(max_length=16, choices=Level.choices)
+    from_version = models.PositiveSmallIntegerField()
+    to_version = models.PositiveSmallIntegerField()
+    table_id = models.CharField(max_length=64, unique=True)
+    spec = models.JSONField()
+    source_text = models.TextField()
+    checksum = models.CharField(max_length=64)
+    imported_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["major_code", "level", "from_version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["major_code", "level", "from_version", "to_version"],
+                name="plansubstitution_versions_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.major_code} {self.from_version}→{self.to_version}"
+
+
+class PoliticsRuleSet(models.Model):
+    """The province's politics-course replacement rules (one current set, keyed by `rules_id`)."""
+
+    rules_id = models.CharField(max_length=64, unique=True)
+    spec = models.JSONField()
+    source_text = models.TextField()
+    checksum = models.CharField(max_length=64)
+    imported_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["rules_id"]
+
+    def __str__(self) -> str:
+        return self.rules_id

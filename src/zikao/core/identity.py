@@ -15,8 +15,8 @@ from datetime import date
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
-from stdnum.cn import ric
 from stdnum import numdb
+from stdnum.cn import ric
 from stdnum.exceptions import InvalidComponent
 from stdnum.exceptions import ValidationError as StdnumValidationError
 

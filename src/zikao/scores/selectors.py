@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from django.db.models import Q
 
 from zikao.catalog.models import ProvincePolicy, Sitting
+from zikao.catalog.planfile import normalize_credits
 from zikao.core import clock
 from zikao.scores import rules
 from zikao.scores.models import Score
@@ -27,7 +29,7 @@ class VisibleScore:
     course_code: str
     course_name: str
     course_kind: str
-    credits: int
+    credits: int | Decimal
     sitting: str | None
     value: int | None
     grade: str
@@ -43,7 +45,7 @@ class PassedCourseRow:
     course_code: str
     course_name: str
     course_kind: str
-    credits: int
+    credits: int | Decimal
     sitting: str | None
     value: int | None
     grade: str
@@ -88,7 +90,7 @@ def candidate_visible_scores(
             course_code=s.course.code,
             course_name=s.course.name,
             course_kind=s.course.kind,
-            credits=s.course.credits,
+            credits=normalize_credits(s.course.credits),
             sitting=s.sitting.label if s.sitting else None,
             value=s.value,
             grade=s.grade,
