@@ -20,7 +20,7 @@ install: $(VENV)/.installed
 run: install
 	@unset DATABASE_URL REDIS_URL CELERY_BROKER_URL; \
 	$(PY) manage.py migrate --noinput && \
-	$(PY) manage.py demo --candidates $(DEMO_CANDIDATES) --keep-existing && \
+	$(PY) manage.py demo --candidates $(DEMO_CANDIDATES) && \
 	echo "Serving http://$(HOST):$(PORT)/  (Ctrl-C to stop)" && \
 	exec $(PY) manage.py runserver --noreload $(HOST):$(PORT)
 
