@@ -45,7 +45,8 @@ def pass_sets(plan: Plan, others: list[Plan], rng: random.Random) -> list[list[P
         chosen = [i for i in own if rng.random() < share] + [i for i in old if rng.random() < 0.15]
         seen: dict[str, PassedCourse] = {}
         for item in chosen:
-            seen[item["code"]] = PassedCourse(item["code"], item["name"], item["credits"], item["kind"], "exam")
+            code = item["code"]
+            seen[code] = PassedCourse(code, item["name"], item["credits"], item["kind"], "exam")
         sets.append(list(seen.values()))
     return sets
 

@@ -68,18 +68,23 @@ class Command(BaseCommand):
                 f"The demo province already exists ({result.counts['candidates']:,} candidates); "
                 "nothing to do. Run `manage.py demo --reset` to rebuild it."
             )
-            return
-        counts = result.counts
-        self.stdout.write(self.style.SUCCESS(f"Demo province built in {result.seconds:.1f}s."))
-        self.stdout.write(
-            "  " + ", ".join(f"{key.replace('_', ' ')} {value:,}" for key, value in counts.items())
-        )
-        release = timezone.localtime(result.latest_release_at)
-        self.stdout.write(
-            f"  202610 scores are released at {release:%Y-%m-%d %H:%M} ({release_in} min from now)."
-        )
+        else:
+            counts = result.counts
+            self.stdout.write(self.style.SUCCESS(f"Demo province built in {result.seconds:.1f}s."))
+            self.stdout.write(
+                "  " + ", ".join(f"{key.replace('_', ' ')} {value:,}" for key, value in counts.items())
+            )
+            release = timezone.localtime(result.latest_release_at)
+            self.stdout.write(
+                f"  202610 scores are released at {release:%Y-%m-%d %H:%M} ({release_in} min from now)."
+            )
+        self._print_logins(result)
+
+    def _print_logins(self, result) -> None:
+        """The demo logins (演示账号), printed on every run so `make run` always shows them."""
         self.stdout.write("")
-        self.stdout.write("Demo staff logins (demo only):")
+        self.stdout.write("Demo logins / 演示账号")
+        self.stdout.write("Demo staff logins (demo only; /admin/):")
         for username, password, office in result.staff:
             self.stdout.write(f"  {username:<10} {password:<20} {office}")
         if result.showcases:
