@@ -80,7 +80,7 @@ def _validate_resident_id(number: str) -> str:
 
 
 def _invalid(message) -> ValidationFailed:
-    return ValidationFailed("ID_NUMBER_INVALID", message, {"id_number": str(message)})
+    return ValidationFailed("ID_NUMBER_INVALID", message, {"id_number": None})  # never echo the number
 
 
 def _gender_from_sequence(number: str) -> str:

@@ -1,0 +1,164 @@
+"""The English catalog is complete, compiled, and actually used at run time."""
+
+from __future__ import annotations
+
+import gettext
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.utils import translation
+
+import zikao
+from zikao.core.errors import ValidationFailed
+from zikao.core.identity import parse_id_document
+
+LC_MESSAGES = Path(zikao.__file__).parent / "locale" / "en" / "LC_MESSAGES"
+PO_PATH = LC_MESSAGES / "django.po"
+MO_PATH = LC_MESSAGES / "django.mo"
+
+# printf-style placeholders: %(name)s, %(line)d, %s, %5.2f … (%% is a literal percent sign)
+PLACEHOLDER = re.compile(r"%(?:\([^)]*\))?[-#0 +]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa%]")
+ESCAPES = {"\\": "\\", '"': '"', "n": "\n", "t": "\t", "r": "\r"}
+
+EN_ID_LENGTH = "A resident ID number must have 18 characters."
+ZH_ID_LENGTH = "身份证号码应为18位。"
+
+
+@dataclass
+class Entry:
+    msgid: str = ""
+    msgstr: str = ""
+    flags: set[str] = field(default_factory=set)
+    line: int = 0
+
+
+def _unquote(text: str) -> str:
+    text = text.strip()
+    assert text.startswith('"') and text.endswith('"'), text
+    return re.sub(r"\\(.)", lambda m: ESCAPES[m.group(1)], text[1:-1])
+
+
+def parse_po(path: Path) -> list[Entry]:
+    """Entries of a .po file (header included, msgid ""); enough for Django's simple catalogs."""
+    entries: list[Entry] = []
+    current: Entry | None = None
+    target: str | None = None
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = raw.strip()
+        if not line:
+            current, target = None, None
+            continue
+        if current is None:
+            current = Entry(line=number)
+            entries.append(current)
+        if line.startswith("#,"):
+            current.flags.update(flag.strip() for flag in line[2:].split(","))
+        elif line.startswith("#"):
+            continue
+        elif line.startswith(("msgctxt", "msgid_plural", "msgstr[")):
+            raise AssertionError(f"{path.name}:{number}: unsupported construct, extend parse_po: {line}")
+        elif line.startswith("msgid "):
+            target, current.msgid = "msgid", _unquote(line[len("msgid ") :])
+        elif line.startswith("msgstr "):
+            target, current.msgstr = "msgstr", _unquote(line[len("msgstr ") :])
+        elif line.startswith('"') and target is not None:
+            setattr(current, target, getattr(current, target) + _unquote(line))
+        else:
+            raise AssertionError(f"{path.name}:{number}: cannot parse {line!r}")
+    return entries
+
+
+def placeholders(text: str) -> set[str]:
+    return {p for p in PLACEHOLDER.findall(text) if p != "%%"}
+
+
+@pytest.fixture(scope="module")
+def messages() -> list[Entry]:
+    entries = [e for e in parse_po(PO_PATH) if e.msgid]
+    assert len(entries) > 100, "the catalog looks truncated"
+    return entries
+
+
+def test_every_entry_is_translated_and_not_fuzzy(messages: list[Entry]) -> None:
+    header = next(e for e in parse_po(PO_PATH) if not e.msgid)
+    assert "fuzzy" not in header.flags
+    assert "Language: en\n" in header.msgstr
+    untranslated = [f"line {e.line}: {e.msgid}" for e in messages if not e.msgstr.strip()]
+    fuzzy = [f"line {e.line}: {e.msgid}" for e in messages if "fuzzy" in e.flags]
+    assert not untranslated, "untranslated:\n" + "\n".join(untranslated)
+    assert not fuzzy, "fuzzy:\n" + "\n".join(fuzzy)
+
+
+def test_placeholders_survive_translation(messages: list[Entry]) -> None:
+    wrong = [
+        f"line {e.line}: {sorted(placeholders(e.msgid))} != {sorted(placeholders(e.msgstr))}"
+        for e in messages
+        if placeholders(e.msgid) != placeholders(e.msgstr)
+    ]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_msgstr_has_no_chinese_left(messages: list[Entry]) -> None:
+    han = re.compile(r"[\u3400-\u9fff\uff01-\uff5e\u3001\u3002]")
+    leftover = [f"line {e.line}: {e.msgstr}" for e in messages if han.search(e.msgstr)]
+    assert not leftover, "\n".join(leftover)
+
+
+def test_compiled_mo_matches_po(messages: list[Entry]) -> None:
+    """The committed .mo is what compilemessages makes of the committed .po (nothing stale)."""
+    with MO_PATH.open("rb") as handle:
+        catalog = gettext.GNUTranslations(handle)
+    stale = [f"line {e.line}: {e.msgid}" for e in messages if catalog.gettext(e.msgid) != e.msgstr]
+    assert not stale, "recompile with `manage.py compilemessages -l en`:\n" + "\n".join(stale)
+
+
+def test_english_is_a_configured_language() -> None:
+    assert settings.LANGUAGE_CODE == "zh-hans"
+    assert "en" in dict(settings.LANGUAGES)
+
+
+@pytest.mark.parametrize(("language", "expected"), [("en", EN_ID_LENGTH), ("zh-hans", ZH_ID_LENGTH)])
+def test_domain_error_message_follows_active_language(language: str, expected: str) -> None:
+    with translation.override(language):
+        with pytest.raises(ValidationFailed) as info:
+            parse_id_document("resident_id", "123")
+        assert info.value.code == "ID_NUMBER_INVALID"
+        assert str(info.value.message) == expected
+
+
+def test_lazy_domain_message_renders_in_language_at_display_time() -> None:
+    with translation.override("zh-hans"), pytest.raises(ValidationFailed) as info:
+        parse_id_document("resident_id", "123")
+    with translation.override("en"):
+        assert str(info.value.message) == EN_ID_LENGTH
+
+
+@pytest.mark.django_db
+def test_home_page_in_english_with_accept_language(client) -> None:
+    response = client.get("/", headers={"accept-language": "en"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert '<html lang="en">' in html
+    assert "<h1>Candidate Self-Service</h1>" in html
+    assert "Higher Education Self-study Examinations Candidate Self-Service System" in html
+    assert "考生自助服务" not in html
+
+
+@pytest.mark.django_db
+def test_home_page_in_english_with_language_cookie(client) -> None:
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    response = client.get("/", headers={"accept-language": "zh-CN"})
+    assert response.status_code == 200
+    assert "<h1>Candidate Self-Service</h1>" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_home_page_defaults_to_chinese(client) -> None:
+    response = client.get("/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "<h1>考生自助服务</h1>" in html
+    assert "Candidate Self-Service" not in html
