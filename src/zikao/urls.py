@@ -1,10 +1,14 @@
-"""URL map: the candidate portal at /, the office at /office/, Django admin at /admin/."""
+"""URL map: the candidate portal at /, the JSON API at /api/, Django admin at /admin/."""
 
 from django.contrib import admin
 from django.urls import include, path
 
+from zikao.api.api import api
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("captcha/", include("captcha.urls")),
+    path("api/", api.urls),
     path("", include("zikao.portal.urls")),
 ]

@@ -1,4 +1,6 @@
-from django.urls import path
+"""Candidate portal URLs: sign-in flows (urls_auth) and the record pages (urls_records)."""
+
+from django.urls import include, path
 
 from zikao.portal import views
 
@@ -6,4 +8,6 @@ app_name = "portal"
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("", include("zikao.portal.urls_auth")),
+    path("", include("zikao.portal.urls_records")),
 ]

@@ -1,0 +1,3 @@
+"""Sign-in flows of the portal (lookup, login, password change and reset, profile)."""
+
+urlpatterns: list = []

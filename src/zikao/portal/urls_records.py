@@ -1,0 +1,3 @@
+"""The record pages of the portal (scores, passed courses, record, progress)."""
+
+urlpatterns: list = []
