@@ -14,17 +14,7 @@ from zikao.catalog.models import (
     PoliticsRuleSet,
     School,
 )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from zikao.core.admin import ReadOnlyAdmin
 
 
 @admin.register(Course)

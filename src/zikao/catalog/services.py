@@ -221,53 +221,64 @@ def _sync_items(plan: Plan, spec: PlanSpec) -> None:
         item.save()
 
 
+def _store_document(
+    model: type[PlanSubstitution] | type[PoliticsRuleSet],
+    *,
+    lookup: dict,
+    spec: dict,
+    text: str,
+    actor: Actor,
+    event_type: str,
+    after: dict,
+    extra: dict | None = None,
+):
+    """Create or replace a stored rules document keyed by `lookup`; identical text is a no-op
+    (no write, no event). Runs in the caller's transaction."""
+    checksum = _checksum(text)
+    row = model.objects.select_for_update().filter(**lookup).first()
+    if row is not None and row.checksum == checksum:
+        return row
+    before = {"checksum": row.checksum} if row is not None else None
+    fields = {
+        **(extra or {}),
+        "spec": spec,
+        "source_text": text,
+        "checksum": checksum,
+        "imported_at": clock.now(),
+    }
+    if row is None:
+        row = model.objects.create(**lookup, **fields)
+    else:
+        for name, value in fields.items():
+            setattr(row, name, value)
+        row.save()
+    audit_record(
+        actor=actor, event_type=event_type, subject=row, before=before, after={"checksum": checksum, **after}
+    )
+    return row
+
+
 def substitution_import(*, actor: Actor, text: str, source_name: str) -> PlanSubstitution:
     """Parse a substitution table against the Course table and store it (keyed by major, level,
     versions). Refuses with PlanFileError (see parse_substitution_table), writing nothing;
     identical text changes nothing. Event: 'plan.substitution_imported'."""
     table = parse_substitution_table(text, courses=course_catalog(), source_name=source_name)
-    checksum = _checksum(text)
     with transaction.atomic():
-        row = (
-            PlanSubstitution.objects.select_for_update()
-            .filter(
-                major_code=table.major_code,
-                level=table.level,
-                from_version=table.from_version,
-                to_version=table.to_version,
-            )
-            .first()
-        )
-        if row is not None and row.checksum == checksum:
-            return row
-        before = {"checksum": row.checksum} if row is not None else None
-        fields = {
-            "table_id": table.id,
-            "spec": table.to_json(),
-            "source_text": text,
-            "checksum": checksum,
-            "imported_at": clock.now(),
-        }
-        if row is None:
-            row = PlanSubstitution.objects.create(
-                major_code=table.major_code,
-                level=table.level,
-                from_version=table.from_version,
-                to_version=table.to_version,
-                **fields,
-            )
-        else:
-            for name, value in fields.items():
-                setattr(row, name, value)
-            row.save()
-        audit_record(
+        return _store_document(
+            PlanSubstitution,
+            lookup={
+                "major_code": table.major_code,
+                "level": table.level,
+                "from_version": table.from_version,
+                "to_version": table.to_version,
+            },
+            extra={"table_id": table.id},
+            spec=table.to_json(),
+            text=text,
             actor=actor,
             event_type="plan.substitution_imported",
-            subject=row,
-            before=before,
-            after={"checksum": checksum, "source": source_name, "rows": len(table.rows)},
+            after={"source": source_name, "rows": len(table.rows)},
         )
-    return row
 
 
 def politics_rules_import(*, actor: Actor, text: str, source_name: str) -> PoliticsRuleSet:
@@ -275,32 +286,16 @@ def politics_rules_import(*, actor: Actor, text: str, source_name: str) -> Polit
     (see parse_politics_rules), writing nothing; identical text changes nothing.
     Event: 'plan.politics_imported'."""
     rules = parse_politics_rules(text, courses=course_catalog(), source_name=source_name)
-    checksum = _checksum(text)
     with transaction.atomic():
-        row = PoliticsRuleSet.objects.select_for_update().filter(rules_id=rules.id).first()
-        if row is not None and row.checksum == checksum:
-            return row
-        before = {"checksum": row.checksum} if row is not None else None
-        fields = {
-            "spec": rules.to_json(),
-            "source_text": text,
-            "checksum": checksum,
-            "imported_at": clock.now(),
-        }
-        if row is None:
-            row = PoliticsRuleSet.objects.create(rules_id=rules.id, **fields)
-        else:
-            for name, value in fields.items():
-                setattr(row, name, value)
-            row.save()
-        audit_record(
+        return _store_document(
+            PoliticsRuleSet,
+            lookup={"rules_id": rules.id},
+            spec=rules.to_json(),
+            text=text,
             actor=actor,
             event_type="plan.politics_imported",
-            subject=row,
-            before=before,
-            after={"checksum": checksum, "source": source_name, "rules": len(rules.rules)},
+            after={"source": source_name, "rules": len(rules.rules)},
         )
-    return row
 
 
 def plan_file_import(
