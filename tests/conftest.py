@@ -12,6 +12,16 @@ def is_postgres() -> bool:
 
 
 @pytest.fixture(autouse=True)
+def _default_language():
+    """Every test starts in zh-Hans: a request with Accept-Language: en leaves English active."""
+    from django.utils import translation
+
+    translation.activate("zh-hans")
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _clean_cache():
     from django.core.cache import cache
 

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "captcha",
+    "ninja",  # serves /api/docs from its own static files (no CDN, CSP-compatible)
     "zikao.core",
     "zikao.accounts",
     "zikao.catalog",
@@ -60,7 +61,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "zikao.core.middleware.ClientAddressMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -158,9 +161,30 @@ MEDIA_ROOT = VAR_DIR / "private"  # never served directly: photos and uploads ar
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = int(os.environ.get("SESSION_COOKIE_AGE", str(30 * 60)))
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True  # no script reads the token: forms carry it in a hidden field
+CSRF_COOKIE_SAMESITE = "Lax"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Load balancers whose X-Forwarded-For is believed (IPs or networks, comma-separated); empty:
+# REMOTE_ADDR is the client (rate limits and the audit trail key on it). See core.middleware.
+ZIKAO_TRUSTED_PROXIES = env_list("ZIKAO_TRUSTED_PROXIES", "")
+# Content-Security-Policy (django-csp 4): only our own scripts and styles, no inline code, no
+# CDN; data: images for the captcha. Templates must not use inline <script> or style=.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+        "base-uri": ["'none'"],
+        "object-src": ["'none'"],
+    }
+}
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
     SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", str(365 * 24 * 3600)))
@@ -174,6 +198,18 @@ if not DEBUG:
 # Province this deployment serves: GB/T 2260 code (32 = Jiangsu) and its name.
 ZIKAO_PROVINCE_CODE = os.environ.get("ZIKAO_PROVINCE_CODE", "32")
 ZIKAO_PROVINCE_NAME = os.environ.get("ZIKAO_PROVINCE_NAME", "江苏省")
+# Candidate sign-in (accounts): failures before a lock, lock length, API token lifetime.
+ZIKAO_LOGIN_MAX_FAILURES = int(os.environ.get("ZIKAO_LOGIN_MAX_FAILURES", "5"))
+ZIKAO_LOGIN_LOCK_MINUTES = int(os.environ.get("ZIKAO_LOGIN_LOCK_MINUTES", "15"))
+ZIKAO_API_TOKEN_HOURS = int(os.environ.get("ZIKAO_API_TOKEN_HOURS", "12"))
+# SMS gateway for verification codes: dotted path of a class with send(phone, text). The default
+# writes the message to the log (phone masked); a province plugs in its gateway here.
+ZIKAO_SMS_BACKEND = os.environ.get("ZIKAO_SMS_BACKEND", "zikao.accounts.sms.LogSmsBackend")
+ZIKAO_SMS_CODE_MINUTES = int(os.environ.get("ZIKAO_SMS_CODE_MINUTES", "10"))
+ZIKAO_SMS_CODE_MAX_ATTEMPTS = int(os.environ.get("ZIKAO_SMS_CODE_MAX_ATTEMPTS", "5"))
+# Captcha (django-simple-captcha): 4 characters, 5 minutes. CAPTCHA_TEST_MODE is set only by tests.
+CAPTCHA_LENGTH = 4
+CAPTCHA_TIMEOUT = 5
 # Minutes after `manage.py demo` finishes at which the latest sitting's scores are released.
 ZIKAO_DEMO_RELEASE_DELAY_MINUTES = int(os.environ.get("ZIKAO_DEMO_RELEASE_DELAY_MINUTES", "10"))
 

@@ -53,3 +53,83 @@ class User(AbstractUser):
 
     class Meta(AbstractUser.Meta):  # type: ignore[name-defined]
         swappable = "AUTH_USER_MODEL"
+
+
+class CandidateAccount(models.Model):
+    """The sign-in state of one candidate (个人空间). Holds personal data (password hash).
+
+    Created lazily: a candidate without a row signs in with the first password, the birth date
+    (YYYYMMDD). The row appears on the first sign-in attempt that must be remembered (a success,
+    or a failure that counts towards the lock). `password_hash` empty means "the first password is
+    still in force"; `must_change_password` keeps every page but the change page closed.
+    `session_epoch` is copied into sessions and tokens: bumping it (password change, lock) ends
+    every other session.
+    """
+
+    candidate = models.OneToOneField(
+        "candidates.Candidate", on_delete=models.PROTECT, primary_key=True, related_name="account"
+    )
+    password_hash = models.CharField(max_length=256, blank=True)
+    must_change_password = models.BooleanField(default=True)
+    failed_count = models.PositiveSmallIntegerField(default=0)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    session_epoch = models.PositiveIntegerField(default=1)
+    last_login_at = models.DateTimeField(null=True, blank=True)
+    password_changed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("考生账户")
+        verbose_name_plural = _("考生账户")
+
+    def __str__(self) -> str:
+        return f"account:{self.candidate_id}"
+
+
+class ApiToken(models.Model):
+    """A bearer token of the mobile API. Only a SHA-256 digest of the token is stored.
+
+    Valid while not revoked, not expired, and issued under the account's current session epoch.
+    """
+
+    candidate = models.ForeignKey("candidates.Candidate", on_delete=models.PROTECT, related_name="+")
+    key_digest = models.CharField(max_length=64, unique=True)
+    session_epoch = models.PositiveIntegerField()
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["candidate", "revoked_at"])]
+
+    def __str__(self) -> str:
+        return f"token:{self.pk} candidate:{self.candidate_id}"
+
+
+class VerificationCode(models.Model):
+    """A 6-digit code sent by SMS (password reset, new phone). Holds personal data (phone).
+
+    The code is stored only as a keyed hash; the challenge handed to the browser or app is a
+    random string stored as a digest. Expires, allows a few attempts, is used once.
+    """
+
+    class Purpose(models.TextChoices):
+        PASSWORD_RESET = "password_reset", _("找回密码")
+        PHONE_CHANGE = "phone_change", _("更换手机号")
+
+    candidate = models.ForeignKey("candidates.Candidate", on_delete=models.PROTECT, related_name="+")
+    purpose = models.CharField(max_length=20, choices=Purpose.choices)
+    challenge_digest = models.CharField(max_length=64, unique=True)
+    code_hash = models.CharField(max_length=64)
+    phone = models.CharField(max_length=20)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["candidate", "purpose", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"code:{self.pk} {self.purpose} candidate:{self.candidate_id}"

@@ -60,3 +60,8 @@ def _auth_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
 @api.exception_handler(HttpError)
 def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
     return _error(request, exc.status_code, "HTTP_ERROR", str(exc))
+
+
+api.add_router("/me", "zikao.api.routers.records.router", tags=["records (成绩与考籍)"])
+api.add_router("/auth", "zikao.api.routers.auth.router", tags=["auth (登录与账户)"])
+api.add_router("/me", "zikao.api.routers.auth.me_router", tags=["account (个人信息)"])

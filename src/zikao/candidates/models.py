@@ -113,3 +113,56 @@ class CandidateNumberSequence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}:{self.last}"
+
+
+class ProfileChangeRequest(models.Model):
+    """A candidate's request to correct name, ID number or birth date (the office decides).
+
+    Holds personal data: `old_value` is stored masked where personal (the record keeps the full
+    value); `new_value` is stored in full because the office must check it against documents,
+    and is shown masked to everyone else. At most one open request per candidate and field.
+    """
+
+    class Field(models.TextChoices):
+        NAME = "name", _("姓名")
+        ID_NUMBER = "id_number", _("证件号码")
+        BIRTH_DATE = "birth_date", _("出生日期")
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", _("待审核")
+        APPROVED = "approved", _("已批准")
+        REJECTED = "rejected", _("未批准")
+
+    candidate = models.ForeignKey(Candidate, on_delete=models.PROTECT, related_name="profile_change_requests")
+    field = models.CharField(max_length=20, choices=Field.choices)
+    old_value = models.CharField(max_length=50)
+    new_value = models.CharField(max_length=50)
+    reason = models.CharField(max_length=500)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.REQUESTED)
+    requested_at = models.DateTimeField()
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decision_note = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["candidate", "field"],
+                condition=models.Q(status="requested"),
+                name="profile_change_one_open_request_per_field",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.candidate_id}:{self.field}:{self.status}"
+
+    @property
+    def new_value_masked(self) -> str:
+        if self.field == self.Field.ID_NUMBER:
+            return mask_id_number(self.new_value)
+        if self.field == self.Field.NAME:
+            return mask_name(self.new_value)
+        return self.new_value[:4] + "-**-**" if self.new_value else ""

@@ -11,6 +11,7 @@ from zikao.core.audit import Actor, audit_record
 from zikao.core.errors import DomainError, ValidationFailed
 from zikao.entries.models import Entry
 from zikao.scores import rules
+from zikao.scores.cache import candidate_scores_changed
 from zikao.scores.models import Method, Score
 from zikao.scores.selectors import sitting_release
 
@@ -95,6 +96,8 @@ def score_record(
     audit_record(
         actor=actor, event_type="score.recorded", subject=score, candidate=candidate, after=_snapshot(score)
     )
+    # Release-hour cache (scores.cache): the candidate's snapshot is stale once this commits.
+    candidate_scores_changed(score.candidate_id)
     return score
 
 
@@ -146,4 +149,6 @@ def score_correct(
         before=before,
         after={**_snapshot(new), "reason": new.correction_reason, "supersedes": old.pk},
     )
+    # Release-hour cache (scores.cache): the candidate's snapshot is stale once this commits.
+    candidate_scores_changed(new.candidate_id)
     return new

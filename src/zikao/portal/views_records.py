@@ -1,0 +1,173 @@
+"""The candidate's record pages (个人空间): latest scores, scores by sitting, all scores, passed
+courses, the record (考籍档案) and graduation progress (毕业预测).
+
+Thin: every page reads through `portal.selectors` (which reads through `scores.selectors`, the
+release-hour cache `scores.cache`, `candidates.selectors` and `graduation.selectors`). Nothing
+here decides visibility. No id in any URL but a sitting label; a label that is not the
+candidate's gets exactly the page a nonexistent one gets.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from itertools import groupby
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.urls import get_script_prefix
+from django.utils.safestring import SafeString
+from django.utils.translation import get_language, gettext
+from django.views.decorators.http import require_GET
+
+from zikao.candidates.selectors import candidate_record
+from zikao.core.errors import NotFound
+from zikao.portal.auth import candidate_required
+from zikao.portal.presenters import credits_number, method_label, result_text, status_label
+from zikao.portal.selectors import (
+    candidate_passed_summary,
+    candidate_progress_reports,
+    candidate_sitting_scores,
+)
+from zikao.scores.cache import candidate_score_snapshot
+
+
+@lru_cache(maxsize=128)
+def _nav_fragment(language: str, prefix: str, current: str) -> SafeString:
+    return render_to_string("portal/records/_nav.html", {"nav": current})
+
+
+def _page(request: HttpRequest, template: str, nav: str, context: dict, status: int = 200) -> HttpResponse:
+    """Render a record page. The navigation (six reversed URLs, translated labels) is the same
+    for every candidate, so it is rendered once per language and page and reused: the release
+    hour's "my latest scores" stays cheap to render."""
+    context["nav_html"] = _nav_fragment(get_language() or "", get_script_prefix(), nav)
+    response = render(request, template, context, status=status)
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _rows(scores) -> list[dict]:
+    """Score rows as the tables show them (labels resolved once, in the active language)."""
+    passed_yes, passed_no = gettext("合格"), gettext("不合格")
+    return [
+        {
+            "code": s.course_code,
+            "name": s.course_name,
+            "sitting": s.sitting,
+            "result": result_text(value=s.value, grade=s.grade, status=s.status),
+            "passed": s.passed,
+            "passed_label": passed_yes if s.passed else passed_no,
+            "method": method_label(s.method),
+            "status": status_label(s.status),
+            "status_code": s.status,
+            "credits": credits_number(s.credits),
+        }
+        for s in scores
+    ]
+
+
+def _not_found(request: HttpRequest, error: NotFound) -> HttpResponse:
+    return _page(
+        request,
+        "portal/records/not_found.html",
+        "",
+        {"code": error.code, "message": error.message},
+        status=404,
+    )
+
+
+@require_GET
+@candidate_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """个人空间 home: the latest released sitting's scores, what is pending, quick links."""
+    snapshot = candidate_score_snapshot(request.candidate)  # type: ignore[attr-defined]
+    latest = snapshot.latest_released
+    context = {
+        "candidate": request.candidate,  # type: ignore[attr-defined]
+        "latest": latest,
+        "rows": _rows(snapshot.scores_of(latest.label)) if latest else [],
+        "pending": snapshot.pending,
+    }
+    return _page(request, "portal/records/dashboard.html", "dashboard", context)
+
+
+@require_GET
+@candidate_required
+def scores(request: HttpRequest) -> HttpResponse:
+    """成绩查询: choose a sitting (?sitting=YYYYMM) → its scores; unreleased: when, nothing else."""
+    snapshot = candidate_score_snapshot(request.candidate)  # type: ignore[attr-defined]
+    label = request.GET.get("sitting")
+    if label is None:
+        chosen = snapshot.latest_released or (snapshot.sittings[0] if snapshot.sittings else None)
+        label = chosen.label if chosen else None
+    selected = None
+    if label is not None:
+        try:
+            selected = candidate_sitting_scores(request.candidate, label)  # type: ignore[attr-defined]
+        except NotFound as error:
+            return _not_found(request, error)
+    context = {
+        "sittings": snapshot.sittings,
+        "selected": selected,
+        "rows": _rows(selected.scores) if selected else [],
+    }
+    return _page(request, "portal/records/scores.html", "scores", context)
+
+
+@require_GET
+@candidate_required
+def scores_all(request: HttpRequest) -> HttpResponse:
+    """历次全部成绩: every visible score, grouped by sitting; credit without a sitting last."""
+    snapshot = candidate_score_snapshot(request.candidate)  # type: ignore[attr-defined]
+    groups = [
+        {"sitting": sitting, "rows": _rows(list(rows))}
+        for sitting, rows in groupby(snapshot.scores, key=lambda s: s.sitting)
+    ]
+    return _page(
+        request,
+        "portal/records/scores_all.html",
+        "scores_all",
+        {"groups": groups, "pending": snapshot.pending},
+    )
+
+
+@require_GET
+@candidate_required
+def passed(request: HttpRequest) -> HttpResponse:
+    """已通过课程: written and practice courses separately, with totals of courses and credits."""
+    summary = candidate_passed_summary(request.candidate)  # type: ignore[attr-defined]
+
+    def rows(items):
+        return [
+            {
+                "code": r.course_code,
+                "name": r.course_name,
+                "sitting": r.sitting,
+                "result": result_text(value=r.value, grade=r.grade, status="valid"),
+                "method": method_label(r.method),
+                "credits": credits_number(r.credits),
+            }
+            for r in items
+        ]
+
+    context = {"summary": summary, "written": rows(summary.written), "practice": rows(summary.practice)}
+    return _page(request, "portal/records/passed.html", "passed", context)
+
+
+@require_GET
+@candidate_required
+def record(request: HttpRequest) -> HttpResponse:
+    """考籍档案: identity (masked), majors and plans, and every section; empty sections say so."""
+    data = candidate_record(request.candidate)  # type: ignore[attr-defined]
+    return _page(
+        request, "portal/records/record.html", "record", {"record": data, "rows": _rows(data.scores)}
+    )
+
+
+@require_GET
+@candidate_required
+def progress(request: HttpRequest) -> HttpResponse:
+    """毕业预测: the plan engine's answer in plain words, both plan versions when they apply."""
+    reports = candidate_progress_reports(request.candidate)  # type: ignore[attr-defined]
+    return _page(request, "portal/records/progress.html", "progress", {"reports": reports})
