@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import gettext
+import io
 import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.management import call_command
+from django.test import override_settings
 from django.utils import translation
 
 import zikao
 from zikao.core.errors import ValidationFailed
 from zikao.core.identity import parse_id_document
 
-LC_MESSAGES = Path(zikao.__file__).parent / "locale" / "en" / "LC_MESSAGES"
+PACKAGE_DIR = Path(zikao.__file__).parent
+LOCALE_DIR = PACKAGE_DIR / "locale"
+LC_MESSAGES = LOCALE_DIR / "en" / "LC_MESSAGES"
 PO_PATH = LC_MESSAGES / "django.po"
 MO_PATH = LC_MESSAGES / "django.mo"
 
@@ -113,6 +119,56 @@ def test_compiled_mo_matches_po(messages: list[Entry]) -> None:
         catalog = gettext.GNUTranslations(handle)
     stale = [f"line {e.line}: {e.msgid}" for e in messages if catalog.gettext(e.msgid) != e.msgstr]
     assert not stale, "recompile with `manage.py compilemessages -l en`:\n" + "\n".join(stale)
+
+
+def test_there_is_one_catalog() -> None:
+    """All strings live in the project catalog (LOCALE_PATHS); no app keeps its own that could shadow it."""
+    assert [Path(p).resolve() for p in settings.LOCALE_PATHS] == [LOCALE_DIR.resolve()]
+    app_locales = [str(p.relative_to(PACKAGE_DIR)) for p in PACKAGE_DIR.glob("*/locale")]
+    assert not app_locales, f"merge these into {LOCALE_DIR} and delete them: {app_locales}"
+    stray = [
+        str(p.relative_to(PACKAGE_DIR))
+        for pattern in ("*.po", "*.mo")
+        for p in PACKAGE_DIR.rglob(pattern)
+        if LOCALE_DIR not in p.parents
+    ]
+    assert not stray, f"catalogs outside {LOCALE_DIR}: {stray}"
+
+
+@pytest.mark.skipif(
+    not all(shutil.which(tool) for tool in ("xgettext", "msgmerge", "msguniq", "msgattrib")),
+    reason="GNU gettext is not installed",
+)
+def test_catalog_covers_every_translatable_source_string(
+    messages: list[Entry], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Re-run makemessages on a copy of the sources: every string found must be in our catalog, translated.
+
+    The copy keeps makemessages from touching the real catalog (and its template work files out of src).
+    """
+    copy = tmp_path / "zikao"
+    shutil.copytree(PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.mo"))
+    monkeypatch.chdir(copy)
+    with override_settings(LOCALE_PATHS=[copy / "locale"]):
+        call_command(
+            "makemessages",
+            locale=["en"],
+            ignore_patterns=["demo/*"],
+            no_obsolete=True,
+            verbosity=0,
+            stdout=io.StringIO(),
+        )
+    regenerated = [e for e in parse_po(copy / "locale" / "en" / "LC_MESSAGES" / "django.po") if e.msgid]
+    ours = {e.msgid for e in messages}
+    found = {e.msgid for e in regenerated}
+    todo = [
+        f"{e.msgid!r}" + (" (fuzzy guess)" if "fuzzy" in e.flags else "")
+        for e in regenerated
+        if e.msgid not in ours or not e.msgstr.strip() or "fuzzy" in e.flags
+    ]
+    assert not todo, "run makemessages -l en --no-obsolete and translate:\n" + "\n".join(todo)
+    stale = sorted(ours - found)
+    assert not stale, "no longer in the sources, run makemessages --no-obsolete:\n" + "\n".join(stale)
 
 
 def test_english_is_a_configured_language() -> None:
