@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from zikao.accounts.models import CandidateAccount, Office, User
 
@@ -15,7 +16,7 @@ class OfficeAdmin(admin.ModelAdmin):
 @admin.register(User)
 class StaffAdmin(UserAdmin):
     list_display = ("username", "office", "is_staff", "is_superuser", "is_active")
-    fieldsets = (*(UserAdmin.fieldsets or ()), ("考办", {"fields": ("office",)}))
+    fieldsets = (*(UserAdmin.fieldsets or ()), (_("考办"), {"fields": ("office",)}))
 
 
 @admin.register(CandidateAccount)

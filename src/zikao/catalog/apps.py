@@ -1,7 +1,8 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class CatalogConfig(AppConfig):
     name = "zikao.catalog"
     label = "catalog"
-    verbose_name = "专业与课程"
+    verbose_name = _("专业与课程")

@@ -1,7 +1,8 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class CoreConfig(AppConfig):
     name = "zikao.core"
     label = "core"
-    verbose_name = "核心"
+    verbose_name = _("核心")

@@ -1,7 +1,8 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class CreditsConfig(AppConfig):
     name = "zikao.credits"
     label = "credits"
-    verbose_name = "免考与转考"
+    verbose_name = _("免考与转考")

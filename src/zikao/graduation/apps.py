@@ -1,7 +1,8 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class GraduationConfig(AppConfig):
     name = "zikao.graduation"
     label = "graduation"
-    verbose_name = "毕业"
+    verbose_name = _("毕业")

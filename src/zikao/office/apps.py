@@ -1,7 +1,8 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class OfficeConfig(AppConfig):
     name = "zikao.office"
     label = "office"
-    verbose_name = "考办后台"
+    verbose_name = _("考办后台")

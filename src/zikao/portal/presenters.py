@@ -167,7 +167,8 @@ def _ref(code: str, names: Mapping[str, Source], items: Mapping[str, ItemStatus]
 
 
 def _refs_text(refs: Iterable[CourseRef]) -> str:
-    return "、".join(f"{r.code} {r.name}".strip() for r in refs)
+    # Translators: separator between items of a list of courses (English: a comma and a space).
+    return _("、").join(f"{r.code} {r.name}".strip() for r in refs)
 
 
 def _how(
@@ -303,21 +304,30 @@ def present_plan(progress: PlanProgress, names: Mapping[str, Source]) -> PlanRep
     )
     earned = credits_number(ev.credits_earned)
     short = credits_number(ev.credits_short)
-    credits_text = _("已获%(earned)s学分，最低要求%(min)s学分") % {
-        "earned": earned,
-        "min": ev.min_total_credits,
-    }
     if short:
-        credits_text += _("，还差%(short)s学分") % {"short": short}
+        credits_text = _("已获%(earned)s学分，最低要求%(min)s学分，还差%(short)s学分") % {
+            "earned": earned,
+            "min": ev.min_total_credits,
+            "short": short,
+        }
+    else:
+        credits_text = _("已获%(earned)s学分，最低要求%(min)s学分") % {
+            "earned": earned,
+            "min": ev.min_total_credits,
+        }
     if ev.complete:
         summary = _("已满足本计划全部课程与学分要求，可以申请毕业审核。")
-    else:
-        parts = []
-        if ev.missing_courses:
-            parts.append(_("还差%(count)s门课程") % {"count": ev.missing_courses})
-        if short:
-            parts.append(_("还差%(short)s学分") % {"short": short})
-        summary = _("尚未满足毕业要求：%(parts)s。") % {"parts": "，".join(parts)}
+    elif ev.missing_courses and short:
+        summary = _("尚未满足毕业要求：还差%(count)s门课程，还差%(short)s学分。") % {
+            "count": ev.missing_courses,
+            "short": short,
+        }
+    elif ev.missing_courses:
+        summary = _("尚未满足毕业要求：还差%(count)s门课程。") % {"count": ev.missing_courses}
+    elif short:
+        summary = _("尚未满足毕业要求：还差%(short)s学分。") % {"short": short}
+    else:  # a group still short of its own credits while the plan total is reached
+        summary = _("尚未满足毕业要求。")
     path_title = ""
     if len(ev.paths) > 1:
         chosen = next(p for p in ev.paths if p.id == ev.path)

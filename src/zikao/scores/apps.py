@@ -1,7 +1,8 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class ScoresConfig(AppConfig):
     name = "zikao.scores"
     label = "scores"
-    verbose_name = "成绩"
+    verbose_name = _("成绩")
