@@ -1,0 +1,836 @@
+"""Score-release hour: score reads and logins on the production stack, in one run.
+
+PostgreSQL with a demo province (BENCH_RELEASE_CANDIDATES, default 1,000,000 candidates), Redis
+for cache and sessions, DEBUG=0 production settings, granian in WSGI mode, wrk at 256
+connections for BENCH_RELEASE_SECONDS (30) against, on the same server:
+
+  (a) a trivial view                       bench/releasebench (yardstick, not in the product)
+  (b) a naive "my latest scores"           bench/releasebench (yardstick: no caching)
+  (c) the real "my latest scores" page     portal:dashboard
+  (d) its API endpoint                     /api/me/... (found in the OpenAPI document)
+
+with BENCH_RELEASE_SESSIONS (20,000) distinct signed-in candidates rotated over the requests
+(sessions made by the portal's own `login_session` into the Redis session store; API tokens as
+`accounts.services` issues them). Prints req/s, p50, p99 and errors of each and the ratios c/a,
+d/a, c/b. Also, with the same server:
+
+  * release instant: the latest sitting's release is moved (through the real service) a few
+    seconds ahead; page and API are hammered across the instant; no answer computed before it
+    shows the new sitting, every request sent after it does;
+  * reload: candidates signed in (sessions and tokens) before the instant see the new scores
+    by reloading, without signing in again; one of them signed in through the real login API;
+  * logins/s through the real login API (captcha solved from its store, as a person would) with
+    the production hasher, and the bare Argon2 verification rate per core.
+
+Skips (exit 0) when PostgreSQL, Redis, wrk or granian are missing. The database
+`zikao_bench_release_<N>` is built with `manage.py demo` once and reused while it holds N
+candidates (BENCH_RELEASE_DROP=1 drops it at the end). Every process it starts is stopped.
+
+Environment: BENCH_PG_URL, BENCH_REDIS_URL (redis://127.0.0.1:6379/15, flushed), BENCH_RELEASE_*,
+BENCH_GRANIAN_WORKERS (2), BENCH_GRANIAN_THREADS (blocking threads per worker, 4),
+BENCH_GUNICORN=1 (also measure (a) and (c) under gunicorn, installed in var/bench-gunicorn only).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+VAR = ROOT / "var" / "bench-release"
+SERVER = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
+CANDIDATES = int(os.environ.get("BENCH_RELEASE_CANDIDATES", "1000000"))
+SESSIONS = int(os.environ.get("BENCH_RELEASE_SESSIONS", "20000"))
+SECONDS = int(os.environ.get("BENCH_RELEASE_SECONDS", "30"))
+WARMUP = int(os.environ.get("BENCH_RELEASE_WARMUP", "5"))
+CONNECTIONS = int(os.environ.get("BENCH_RELEASE_CONNECTIONS", "256"))
+WORKERS = int(os.environ.get("BENCH_GRANIAN_WORKERS", "2"))
+THREADS = int(os.environ.get("BENCH_GRANIAN_THREADS", "4"))
+DROP = os.environ.get("BENCH_RELEASE_DROP", "") == "1"
+GUNICORN = os.environ.get("BENCH_GUNICORN", "") == "1"
+DB = f"zikao_bench_release_{CANDIDATES}"
+PASSWORD = "Bench-Release-2026"  # the bench candidates' password
+CORES = os.cpu_count() or 1
+HOST = "127.0.0.1"
+WARM = int(os.environ.get("BENCH_RELEASE_WARM_CANDIDATES", "2000"))
+API_LATEST = "/api/me/scores/latest"
+
+
+def with_db(url: str, name: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+# --- prerequisites and database --------------------------------------------------------------------
+
+
+def missing_prerequisite() -> str | None:
+    import psycopg
+
+    try:
+        psycopg.connect(SERVER, connect_timeout=3).close()
+    except psycopg.OperationalError as exc:
+        return f"PostgreSQL not reachable at {SERVER} ({exc.__class__.__name__})"
+    try:
+        import redis
+
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
+    except Exception as exc:
+        return f"Redis not reachable at {REDIS_URL} ({exc.__class__.__name__})"
+    if shutil.which("wrk") is None:
+        return "wrk not installed (apt-get install -y wrk)"
+    if not (Path(sys.executable).parent / "granian").exists():
+        return "granian not installed in this environment (pip install -e '.[prod]')"
+    return None
+
+
+def prepare_database() -> str:
+    """The demo province of CANDIDATES candidates, built once and reused while it is intact."""
+    import psycopg
+
+    url = with_db(SERVER, DB)
+    with psycopg.connect(SERVER, autocommit=True) as admin:
+        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB]).fetchone()
+        count = None
+        if exists:
+            try:
+                with psycopg.connect(url) as conn:
+                    count = conn.execute("SELECT count(*) FROM candidates_candidate").fetchone()[0]
+            except psycopg.Error:
+                count = None
+        env = {**os.environ, "DATABASE_URL": url, "DEBUG": "1", "PYTHONPATH": str(ROOT / "src")}
+        env.pop("REDIS_URL", None)
+        if count == CANDIDATES:
+            print(f"reusing database {DB} ({count:,} candidates)")
+            subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+            return url
+        admin.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+        admin.execute(f"CREATE DATABASE {DB}")
+    print(f"building database {DB}: manage.py demo --candidates {CANDIDATES} …", flush=True)
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+    subprocess.run(
+        [sys.executable, "manage.py", "demo", "--candidates", str(CANDIDATES), "--release-in", "525600"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    print(f"  built in {time.perf_counter() - started:.0f} s")
+    return url
+
+
+def production_environment(database_url: str) -> dict[str, str]:
+    """DEBUG=0 production settings; only the URLconf adds the two yardstick views."""
+    return {
+        "DEBUG": "0",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": f"{HOST},localhost",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": REDIS_URL,
+        "DJANGO_SETTINGS_MODULE": "releasebench.settings",
+        # wrk and the probes play the TLS-terminating load balancer on loopback: they send
+        # X-Forwarded-Proto and X-Forwarded-For, believed only from this address.
+        "ZIKAO_TRUSTED_PROXIES": HOST,
+        "LOG_LEVEL": "WARNING",
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(BENCH)]),
+    }
+
+
+# --- the server --------------------------------------------------------------------------------------
+
+
+class Server:
+    """A WSGI server process group on loopback; stopped (TERM, then KILL) on exit."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], port: int):
+        self.name, self.port = name, port
+        VAR.mkdir(parents=True, exist_ok=True)
+        self.log = open(VAR / f"{name}.log", "w")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            argv, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{name} exited: see {self.log.name}")
+            with contextlib.suppress(OSError):
+                status, _ = get(port, "/healthz", timeout=2)
+                if status == 200:
+                    return
+            time.sleep(0.3)
+        self.stop()
+        raise RuntimeError(f"{name} did not answer /healthz in 60 s: see {self.log.name}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.log.close()
+
+
+def granian(env: dict[str, str]) -> Server:
+    port = free_port()
+    argv = [
+        str(Path(sys.executable).parent / "granian"),
+        "--interface", "wsgi", "--host", HOST, "--port", str(port),
+        "--workers", str(WORKERS), "--blocking-threads", str(THREADS),
+        "--backlog", "2048", "--no-access-log", "--log-level", "warning",
+        "zikao.wsgi:application",
+    ]  # fmt: skip
+    return Server("granian", argv, {**os.environ, **env}, port)
+
+
+def gunicorn(env: dict[str, str]) -> Server | None:
+    """gunicorn (gthread), installed only into var/bench-gunicorn, never into the project."""
+    target = ROOT / "var" / "bench-gunicorn"
+    if not (target / "gunicorn").exists():
+        result = subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--target", str(target), "gunicorn"],
+            check=False,
+        )
+        if result.returncode != 0:
+            print("gunicorn: could not be installed; skipped")
+            return None
+    port = free_port()
+    argv = [
+        sys.executable, "-m", "gunicorn", "--bind", f"{HOST}:{port}", "--workers", str(WORKERS),
+        "--worker-class", "gthread", "--threads", str(THREADS), "--backlog", "2048",
+        "--log-level", "warning", "zikao.wsgi:application",
+    ]  # fmt: skip
+    paths = os.pathsep.join([str(target), env["PYTHONPATH"]])
+    return Server("gunicorn", argv, {**os.environ, **env, "PYTHONPATH": paths}, port)
+
+
+# --- HTTP probes ---------------------------------------------------------------------------------------
+
+_local = threading.local()
+
+
+def get(
+    port: int, path: str, *, cookie: str = "", token: str = "", timeout: float = 10, client_ip: str = ""
+) -> tuple[int, str]:
+    """One GET over a kept-alive connection of this thread, as through the TLS load balancer."""
+    conns = _local.__dict__.setdefault("conns", {})
+    headers = {"Host": f"{HOST}:{port}", "X-Forwarded-Proto": "https"}
+    if cookie:
+        headers["Cookie"] = cookie
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    if client_ip:
+        headers["X-Forwarded-For"] = client_ip
+    for attempt in (1, 2):
+        conn = conns.get(port) or http.client.HTTPConnection(HOST, port, timeout=timeout)
+        conns[port] = conn
+        try:
+            conn.request("GET", path, headers=headers)
+            response = conn.getresponse()
+            return response.status, response.read().decode("utf-8", "replace")
+        except (http.client.HTTPException, OSError):
+            conn.close()
+            conns.pop(port, None)
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def post_json(port: int, path: str, body: dict, *, client_ip: str = "") -> tuple[int, dict]:
+    conn = http.client.HTTPConnection(HOST, port, timeout=30)
+    headers = {
+        "Host": f"{HOST}:{port}",
+        "X-Forwarded-Proto": "https",
+        "Content-Type": "application/json",
+    }
+    if client_ip:
+        headers["X-Forwarded-For"] = client_ip
+    try:
+        conn.request("POST", path, body=json.dumps(body), headers=headers)
+        response = conn.getresponse()
+        text = response.read().decode()
+        return response.status, (json.loads(text) if text else {})
+    finally:
+        conn.close()
+
+
+# --- wrk -------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    label: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+    requests: int
+    credentials: int
+
+
+def wrk(
+    label: str,
+    port: int,
+    path: str,
+    *,
+    credentials: Path | None = None,
+    header: str = "Cookie",
+    seconds: int = SECONDS,
+    connections: int = CONNECTIONS,
+    script: str = "rotate.lua",
+) -> Run:
+    env = {
+        **os.environ,
+        "BENCH_CREDENTIALS": str(credentials or ""),
+        "BENCH_HEADER": header,
+        "BENCH_THREADS": "2",
+    }
+    argv = [
+        "wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "--latency",
+        "-s", str(BENCH / "releasebench" / script), f"http://{HOST}:{port}{path}",
+    ]  # fmt: skip
+    result = subprocess.run(argv, env=env, capture_output=True, text=True, check=True)
+    found = re.search(r"^BENCHJSON (.*)$", result.stdout, re.M)
+    if found is None:
+        raise RuntimeError(f"wrk printed no summary:\n{result.stdout}\n{result.stderr}")
+    data = json.loads(found.group(1))
+    errors = data["not_200"] + data["connect"] + data["read"] + data["write"] + data["timeout"]
+    return Run(
+        label=label,
+        rps=data["requests"] / (data["duration_us"] / 1e6),
+        p50_ms=data["p50_us"] / 1000,
+        p99_ms=data["p99_us"] / 1000,
+        errors=errors,
+        requests=data["requests"],
+        credentials=data["credentials"],
+    )
+
+
+def measure(label: str, port: int, path: str, **kwargs) -> Run:
+    if WARMUP:
+        wrk(label, port, path, seconds=WARMUP, **kwargs)
+    run = wrk(label, port, path, **kwargs)
+    print(
+        f"  {label:<34}{run.rps:>9,.0f} req/s   p50 {run.p50_ms:6.1f} ms   p99 {run.p99_ms:6.1f} ms"
+        f"   errors {run.errors}   ({run.requests:,} requests, {run.credentials:,} candidates)",
+        flush=True,
+    )
+    return run
+
+
+# --- Django side (same settings as the server) ----------------------------------------------------------
+
+
+def django_setup(env: dict[str, str]) -> None:
+    os.environ.update(env)
+    for part in reversed(env["PYTHONPATH"].split(os.pathsep)):
+        sys.path.insert(0, part)
+    import django
+
+    django.setup()
+
+
+def latest_sitting():
+    from zikao.catalog.models import Sitting
+
+    return Sitting.objects.exclude(release_at=None).order_by("-label").first()
+
+
+def bench_candidates(label: str, n: int) -> list:
+    """n candidates with a current, not withheld score in sitting `label` (deterministic pick)."""
+    from django.db import connection
+
+    from zikao.candidates.models import Candidate
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT DISTINCT s.candidate_id, md5(s.candidate_id::text) AS k
+            FROM scores_score s JOIN catalog_sitting t ON t.id = s.sitting_id
+            JOIN candidates_candidate c ON c.id = s.candidate_id
+            WHERE t.label = %s AND s.is_current AND s.status <> 'withheld' AND c.status <> 'merged'
+            ORDER BY k LIMIT %s
+            """,
+            [label, n],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+    return list(Candidate.objects.filter(pk__in=ids).order_by("pk"))
+
+
+def prepare_accounts(candidates: list) -> None:
+    """These candidates have signed in before and changed their first password (one hash for all:
+    the production hasher's cost is per verification, not per stored hash)."""
+    from django.contrib.auth.hashers import make_password
+
+    from zikao.accounts.models import ApiToken, CandidateAccount
+
+    now = datetime.now().astimezone()
+    encoded = make_password(PASSWORD)
+    rows = [
+        CandidateAccount(
+            candidate=c,
+            password_hash=encoded,
+            must_change_password=False,
+            failed_count=0,
+            locked_until=None,
+            session_epoch=1,
+            password_changed_at=now,
+            created_at=now,
+        )
+        for c in candidates
+    ]
+    ApiToken.objects.filter(candidate__in=candidates).delete()
+    for start in range(0, len(rows), 5000):
+        CandidateAccount.objects.bulk_create(
+            rows[start : start + 5000],
+            update_conflicts=True,
+            unique_fields=["candidate"],
+            update_fields=[
+                "password_hash",
+                "must_change_password",
+                "failed_count",
+                "locked_until",
+                "session_epoch",
+                "password_changed_at",
+            ],
+        )
+
+
+def make_sessions(candidates: list) -> list[str]:
+    """Portal sessions made by the portal's own `login_session`, saved in the session store."""
+    from importlib import import_module
+
+    from django.conf import settings
+    from django.http import HttpRequest
+
+    from zikao.candidates.models import Candidate
+    from zikao.portal.auth import login_session
+
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    keys = []
+    loaded = Candidate.objects.filter(pk__in=[c.pk for c in candidates]).select_related("account")
+    for candidate in loaded:
+        request = HttpRequest()
+        request.session = store()
+        login_session(request, candidate)
+        request.session.save()
+        keys.append(f"{settings.SESSION_COOKIE_NAME}={request.session.session_key}")
+    return keys
+
+
+def make_tokens(candidates: list) -> list[str]:
+    """API tokens exactly as `accounts.services` issues them (random, stored as digests), in bulk."""
+    from zikao.accounts.models import ApiToken
+    from zikao.accounts.selectors import token_digest
+    from zikao.accounts.services import api_token_hours
+    from zikao.core import clock
+
+    now = clock.now()
+    raw = [secrets.token_urlsafe(32) for _ in candidates]
+    ApiToken.objects.bulk_create(
+        [
+            ApiToken(
+                candidate=c,
+                key_digest=token_digest(r),
+                session_epoch=1,
+                created_at=now,
+                expires_at=now + timedelta(hours=api_token_hours()),
+            )
+            for c, r in zip(candidates, raw, strict=True)
+        ],
+        batch_size=5000,
+    )
+    return raw
+
+
+def reschedule_release(sitting, at: datetime) -> None:
+    """Move the release through the real service; first un-release it the way a rebuilt bench
+    database would be (a raw update, then the same cache invalidation the service does)."""
+    from django.db import transaction
+
+    from zikao.catalog.models import Sitting
+    from zikao.core.audit import Actor
+    from zikao.scores.cache import releases_changed
+    from zikao.scores.publication import sitting_release_reschedule
+
+    with transaction.atomic():
+        Sitting.objects.filter(pk=sitting.pk).update(
+            release_at=datetime.now().astimezone() + timedelta(days=365), published_at=None
+        )
+        releases_changed()
+    sitting.refresh_from_db()
+    sitting_release_reschedule(actor=Actor.system("bench.release_hour"), sitting=sitting, release_at=at)
+
+
+def api_latest_path(port: int) -> str | None:
+    """The API's "my latest scores" operation, from the OpenAPI document."""
+    status, body = get(port, "/api/openapi.json")
+    if status != 200:
+        return None
+    paths = [p for p in json.loads(body)["paths"] if p.startswith("/api/me") and "{" not in p]
+    for word in ("latest", "dashboard"):
+        for path in paths:
+            if word in path:
+                return path
+    return None
+
+
+def shows_sitting_page(body: str, label: str) -> bool:
+    """The dashboard shows the sitting's scores (its table caption), not only its release notice."""
+    return f"<caption>{label}考次成绩</caption>" in body
+
+
+def shows_sitting_api(body: str, label: str) -> bool:
+    data = json.loads(body)
+    return json.dumps(data, ensure_ascii=False).count(f'"{label}"') > 0 and bool(_api_scores(data, label))
+
+
+def _api_scores(data, label: str) -> list:
+    """Score entries of `label` anywhere in the answer (the shape is the records API's)."""
+    found = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get("sitting") == label and ("value" in node or "grade" in node or "result" in node):
+                found.append(node)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(data)
+    return found
+
+
+# --- checks around the release instant ------------------------------------------------------------------
+
+
+@dataclass
+class Observation:
+    sent: float
+    received: float
+    status: int
+    shows_new: bool
+    channel: str
+
+
+def hammer_across(
+    port: int, api_path: str, sessions: list[str], tokens: list[str], label: str, until: float
+) -> list[Observation]:
+    observations: list[Observation] = []
+    lock = threading.Lock()
+
+    def worker(n: int) -> None:
+        i = n
+        while time.time() < until:
+            i += 16
+            channel = "page" if i % 2 else "api"
+            sent = time.time()
+            if channel == "page":
+                status, body = get(port, "/me/", cookie=sessions[i % len(sessions)])
+                shows = status == 200 and shows_sitting_page(body, label)
+            else:
+                status, body = get(port, api_path, token=tokens[i % len(tokens)])
+                shows = status == 200 and shows_sitting_api(body, label)
+            received = time.time()
+            with lock:
+                observations.append(Observation(sent, received, status, shows, channel))
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return observations
+
+
+def api_login(port: int, candidate_no: str, password: str, *, client_ip: str) -> tuple[int, dict]:
+    """The mobile app's login: fetch a captcha, read it (here: from its store), sign in."""
+    from captcha.models import CaptchaStore
+
+    status, body = get(port, "/api/auth/captcha", client_ip=client_ip)
+    if status != 200:
+        return status, {"captcha": body[:200]}
+    challenge = json.loads(body)
+    key = challenge.get("key") or challenge.get("captcha_key") or challenge.get("hashkey")
+    answer = CaptchaStore.objects.get(hashkey=key).response
+    return post_json(
+        port,
+        "/api/auth/login",
+        {"identifier": candidate_no, "password": password, "captcha_key": key, "captcha_value": answer},
+        client_ip=client_ip,
+    )
+
+
+def login_lines(candidates: list, n: int) -> Path:
+    """n login bodies for wrk, each with its own fresh captcha (a captcha is used once)."""
+    from captcha.models import CaptchaStore
+
+    lines = []
+    for i in range(n):
+        key = CaptchaStore.generate_key()
+        answer = CaptchaStore.objects.get(hashkey=key).response
+        body = {
+            "identifier": candidates[i % len(candidates)].candidate_no,
+            "password": PASSWORD,
+            "captcha_key": key,
+            "captcha_value": answer,
+        }
+        lines.append(json.dumps(body))
+    path = VAR / "logins.txt"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def argon2_rate() -> tuple[float, str]:
+    """Verifications per second of the production hasher on one core."""
+    from django.contrib.auth.hashers import check_password, get_hasher, make_password
+
+    encoded = make_password(PASSWORD)
+    check_password(PASSWORD, encoded)
+    n = 60
+    started = time.process_time()
+    for _ in range(n):
+        check_password(PASSWORD, encoded)
+    params = encoded.split("$")[3]  # argon2$argon2id$v=19$m=…,t=…,p=…$salt$hash
+    return n / (time.process_time() - started), f"{get_hasher().__class__.__name__} argon2id {params}"
+
+
+def warm(port: int, sessions: list[str], tokens: list[str]) -> None:
+    """View every given candidate's page and API answer once (their snapshots are then cached)."""
+
+    def worker(n: int) -> None:
+        for i in range(n, len(sessions), 8):
+            get(port, "/me/", cookie=sessions[i])
+            if tokens:
+                get(port, API_LATEST, token=tokens[i])
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+# --- main ------------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    reason = missing_prerequisite()
+    if reason:
+        print(f"skipped: {reason}")
+        return 0
+    VAR.mkdir(parents=True, exist_ok=True)
+    database_url = prepare_database()
+    env = production_environment(database_url)
+    django_setup(env)
+
+    import redis
+    from django.db import connection
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+    sitting = latest_sitting()
+    label = sitting.label
+    candidates = bench_candidates(label, SESSIONS)
+    print(
+        f"{len(candidates):,} signed-in candidates with {label} scores; {CORES} cores; "
+        f"granian {WORKERS} workers × {THREADS} blocking threads; wrk -c{CONNECTIONS} -d{SECONDS}s"
+    )
+    prepare_accounts(candidates)
+
+    # The release instant: far enough ahead for the server start and the sign-ins before it.
+    release_at = datetime.now().astimezone() + timedelta(seconds=45 + len(candidates) / 1500)
+    reschedule_release(sitting, release_at)
+    instant = release_at.timestamp()
+
+    servers: list[Server] = []
+    failures: list[str] = []
+    try:
+        server = granian(env)
+        servers.append(server)
+        port = server.port
+        api_path = api_latest_path(port)
+        if api_path is None:
+            failures.append("no /api/me latest-scores operation in the OpenAPI document")
+
+        sessions = make_sessions(candidates)
+        tokens = make_tokens(candidates)
+        (VAR / "sessions.txt").write_text("\n".join(sessions) + "\n")
+        (VAR / "tokens.txt").write_text("\n".join(f"Bearer {t}" for t in tokens) + "\n")
+        # One candidate signs in for real (login API with captcha) before the instant.
+        status, answer = api_login(port, candidates[0].candidate_no, PASSWORD, client_ip="198.51.100.7")
+        real_token = answer.get("token") if status == 200 else None
+        if real_token is None:
+            failures.append(f"real API login before the instant failed: {status} {answer}")
+
+        # Nothing of the sitting before the instant, for anybody.
+        if time.time() >= instant - 3:
+            failures.append("setup took longer than the time left before the release instant")
+        print(
+            f"release instant of {label}: {release_at:%H:%M:%S} (in {instant - time.time():.0f} s); "
+            "hammering page and API across it …",
+            flush=True,
+        )
+        observations = hammer_across(port, api_path or "/api/me/", sessions, tokens, label, until=instant + 4)
+        early = [o for o in observations if o.shows_new and o.received < instant]
+        late = [o for o in observations if not o.shows_new and o.sent >= instant + 0.05]
+        bad = [o for o in observations if o.status != 200]
+        before = sum(1 for o in observations if o.received < instant)
+        after = sum(1 for o in observations if o.sent >= instant)
+        first = min((o.received - instant for o in observations if o.shows_new), default=float("nan"))
+        print(
+            f"  {before:,} answers before the instant, {after:,} requests after it; "
+            f"new sitting shown early: {len(early)}, missing after: {len(late)}, non-200: {len(bad)}; "
+            f"first answer with it {first * 1000:.0f} ms after the instant"
+        )
+        if early or late or bad or before == 0 or after == 0:
+            failures.append("release instant check failed")
+
+        # Signed in before the instant: a reload shows the new scores, no new sign-in.
+        reload_ok = 0
+        sample = list(range(0, len(sessions), max(1, len(sessions) // 200)))
+        for i in sample:
+            s_status, s_body = get(port, "/me/", cookie=sessions[i])
+            t_status, t_body = get(port, api_path or "/api/me/", token=tokens[i])
+            ok = s_status == 200 and shows_sitting_page(s_body, label)
+            ok = ok and t_status == 200 and shows_sitting_api(t_body, label)
+            reload_ok += ok
+        real_ok = False
+        if real_token:
+            r_status, r_body = get(port, api_path or "/api/me/", token=real_token)
+            real_ok = r_status == 200 and shows_sitting_api(r_body, label)
+        print(
+            f"  reload after the instant, signed in before it: {reload_ok}/{len(sample)} sessions+tokens "
+            f"show {label}; real API login before the instant: {'shows it' if real_ok else 'FAILED'}"
+        )
+        if reload_ok != len(sample) or not real_ok:
+            failures.append("reload after the instant check failed")
+
+        # Read throughput after the release, same server.
+        print(f"reads after the release (warm-up {WARMUP} s each, then {SECONDS} s):", flush=True)
+        a = measure("(a) trivial view", port, "/bench/trivial")
+        sessions_file = VAR / "sessions.txt"
+        b = measure("(b) naive latest scores (bench)", port, "/bench/naive-latest", credentials=sessions_file)
+        c = measure("(c) portal:dashboard", port, "/me/", credentials=sessions_file)
+        tokens_file = VAR / "tokens.txt"
+        d = None
+        if api_path:
+            d = measure(
+                f"(d) API {api_path}", port, api_path, credentials=tokens_file, header="Authorization"
+            )
+        # The same two on the cache's hit path: WARM candidates who have looked once already.
+        warm_sessions, warm_tokens = VAR / "sessions-warm.txt", VAR / "tokens-warm.txt"
+        warm_sessions.write_text("\n".join(sessions[:WARM]) + "\n")
+        warm_tokens.write_text("\n".join(f"Bearer {t}" for t in tokens[:WARM]) + "\n")
+        warm(port, sessions[:WARM], tokens[:WARM])
+        cw = measure("(c) dashboard, seen before", port, "/me/", credentials=warm_sessions)
+        dw = None
+        if api_path:
+            dw = measure(
+                "(d) API, seen before", port, api_path, credentials=warm_tokens, header="Authorization"
+            )
+        print(f"  hit path: c/a {cw.rps / a.rps:.2f}   d/a {(dw.rps / a.rps if dw else float('nan')):.2f}")
+        print(
+            f"  ratios: c/a {c.rps / a.rps:.2f}   d/a {(d.rps / a.rps if d else float('nan')):.2f}   "
+            f"c/b {c.rps / b.rps:.2f}   (targets: c/a, d/a ≥ 0.40; p99 ≤ 100 ms; 0 errors)"
+        )
+        for run in (a, b, c, d, cw, dw):
+            if run is not None and run.errors:
+                failures.append(f"{run.label}: {run.errors} errors")
+
+        # Logins through the real API: production hasher, one fresh captcha per login.
+        rate, params = argon2_rate()
+        print(f"logins (hasher {params}): bare verification {rate:,.1f}/s per core", flush=True)
+        lines = login_lines(candidates, int(os.environ.get("BENCH_RELEASE_LOGINS", "6000")))
+        logins = wrk(
+            "logins",
+            port,
+            "/api/auth/login",
+            credentials=lines,
+            seconds=SECONDS,
+            connections=32,
+            script="login.lua",
+        )
+        print(
+            f"  (e) POST /api/auth/login {logins.rps:>9,.1f} logins/s ({logins.rps / CORES:,.1f} per core)"
+            f"   p50 {logins.p50_ms:6.1f} ms   p99 {logins.p99_ms:6.1f} ms   errors {logins.errors}"
+            f"   (target ≥ 40 per core)"
+        )
+        if logins.errors:
+            failures.append(f"logins: {logins.errors} errors")
+
+        if GUNICORN:
+            server.stop()
+            servers.remove(server)
+            other = gunicorn(env)
+            if other is not None:
+                servers.append(other)
+                print(f"gunicorn gthread, {WORKERS} workers × {THREADS} threads, same settings:")
+                ga = measure("(a) trivial view", other.port, "/bench/trivial")
+                warm(other.port, sessions[:WARM], [])
+                gc = measure("(c) dashboard, seen before", other.port, "/me/", credentials=warm_sessions)
+                print(
+                    f"  granian/gunicorn: trivial {a.rps / ga.rps:.2f}×, "
+                    f"dashboard seen before {cw.rps / gc.rps:.2f}×"
+                )
+
+        summary = {
+            "candidates": CANDIDATES,
+            "signed_in": len(candidates),
+            "cores": CORES,
+            "granian": {"workers": WORKERS, "blocking_threads": THREADS},
+            "runs": {r.label: r.__dict__ for r in (a, b, c, d, cw, dw, logins) if r is not None},
+            "argon2_verifications_per_core": rate,
+        }
+        (VAR / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False))
+    finally:
+        for server in servers:
+            server.stop()
+        with contextlib.suppress(Exception):
+            from zikao.accounts.models import ApiToken
+
+            ApiToken.objects.filter(candidate__in=candidates).delete()
+        connection.close()
+        if DROP:
+            import psycopg
+
+            with psycopg.connect(SERVER, autocommit=True) as admin:
+                admin.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+            print(f"dropped database {DB}")
+        else:
+            print(f"kept database {DB} for the next run (BENCH_RELEASE_DROP=1 drops it)")
+    if failures:
+        print("FAILED: " + "; ".join(failures))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
