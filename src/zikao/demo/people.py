@@ -2,7 +2,7 @@
 
 Everything here is a pure function of a `random.Random` and the shipped data files in
 `data/` (GB/T 2260 codes generated once from python-stdnum, see `regions_source`), so the same
-seed always gives the same people. Nothing reads ../shared or stdnum's internal database.
+seed always gives the same people. Nothing reads the shared source folder or stdnum's internal database.
 """
 
 from __future__ import annotations
