@@ -6,6 +6,8 @@ service's message next to the field. Domain refusals keep the HTTP status of the
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
@@ -77,6 +79,26 @@ def _render(request: HttpRequest, template: str, context: dict[str, Any], status
     return response
 
 
+@dataclass(frozen=True)
+class _Outcome:
+    ok: bool
+    value: Any = None
+    status: int = 200
+    error: DomainError | None = None
+
+
+def _submit(form, call: Callable[[dict[str, Any]], Any]) -> _Outcome:
+    """Validate the bound form, then run the service on its cleaned data. An invalid form gives
+    400; a refusal lands on the form (next to its field) with the refusal's own status."""
+    if not form.is_valid():
+        return _Outcome(False, status=400)
+    try:
+        return _Outcome(True, call(form.cleaned_data))
+    except DomainError as exc:
+        _add_error(form, exc)
+        return _Outcome(False, status=exc.status, error=exc)
+
+
 # --- number lookup ---------------------------------------------------------------------------------
 
 
@@ -84,24 +106,20 @@ def _render(request: HttpRequest, template: str, context: dict[str, Any], status
 @require_http_methods(["GET", "POST"])
 def lookup(request: HttpRequest) -> HttpResponse:
     form = forms.LookupForm(request.POST or None)
-    result = None
-    status = 200
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                result = account_services.candidate_number_lookup(
-                    actor=Actor.public(ip=client_ip(request)),
-                    id_number=form.cleaned_data["id_number"],
-                    name=form.cleaned_data["name"],
-                    pre_registration=form.cleaned_data["pre_registration"],
-                )
-                form = forms.LookupForm()
-            except DomainError as exc:
-                _add_error(form, exc)
-                status = exc.status
-        else:
-            status = 400
-    return _render(request, "lookup.html", {"form": form, "result": result}, status)
+    if request.method == "GET":
+        return _render(request, "lookup.html", {"form": form, "result": None})
+    outcome = _submit(
+        form,
+        lambda data: account_services.candidate_number_lookup(
+            actor=Actor.public(ip=client_ip(request)),
+            id_number=data["id_number"],
+            name=data["name"],
+            pre_registration=data["pre_registration"],
+        ),
+    )
+    if outcome.ok:
+        form = forms.LookupForm()
+    return _render(request, "lookup.html", {"form": form, "result": outcome.value}, outcome.status)
 
 
 # --- login / logout --------------------------------------------------------------------------------
@@ -115,28 +133,24 @@ def login(request: HttpRequest) -> HttpResponse:
     if request.method == "GET" and session_candidate(request) is not None:
         return HttpResponseRedirect(next_url or after_login_url())
     form = forms.LoginForm(request.POST or None)
-    status = 200
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                result = account_services.candidate_login(
-                    actor=Actor.public(ip=client_ip(request)),
-                    identifier=form.cleaned_data["identifier"],
-                    password=form.cleaned_data["password"],
-                )
-            except DomainError as exc:
-                _add_error(form, exc)
-                status = exc.status
-            else:
-                login_session(request, result.candidate)
-                if result.must_change_password:
-                    if next_url:
-                        request.session["zikao_after_password_change"] = next_url
-                    return HttpResponseRedirect(reverse("portal:password_change"))
-                return HttpResponseRedirect(next_url or after_login_url())
-        else:
-            status = 400
-    return _render(request, "login.html", {"form": form, "next": next_url or ""}, status)
+    if request.method == "GET":
+        return _render(request, "login.html", {"form": form, "next": next_url or ""})
+    outcome = _submit(
+        form,
+        lambda data: account_services.candidate_login(
+            actor=Actor.public(ip=client_ip(request)),
+            identifier=data["identifier"],
+            password=data["password"],
+        ),
+    )
+    if not outcome.ok:
+        return _render(request, "login.html", {"form": form, "next": next_url or ""}, outcome.status)
+    login_session(request, outcome.value.candidate)
+    if outcome.value.must_change_password:
+        if next_url:
+            request.session["zikao_after_password_change"] = next_url
+        return HttpResponseRedirect(reverse("portal:password_change"))
+    return HttpResponseRedirect(next_url or after_login_url())
 
 
 @require_POST
@@ -162,33 +176,28 @@ def password_change(request: HttpRequest) -> HttpResponse:
     candidate = request.candidate  # type: ignore[attr-defined]
     forced = must_change_password(candidate)
     form = forms.PasswordChangeForm(request.POST or None)
-    status = 200
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                account_services.candidate_password_change(
-                    actor=Actor.candidate(candidate, ip=client_ip(request)),
-                    candidate=candidate,
-                    current_password=form.cleaned_data["current_password"],
-                    new_password=form.cleaned_data["new_password"],
-                )
-            except DomainError as exc:
-                _add_error(form, exc)
-                status = exc.status
-                if session_candidate_after_refusal(request) is None:  # the refusal locked the account
-                    logout_session(request)
-                    messages.error(request, str(exc.message))
-                    return HttpResponseRedirect(reverse("portal:login"))
-            else:
-                next_url = safe_next(request, request.session.pop("zikao_after_password_change", None))
-                login_session(request, candidate)  # this browser stays in; every other session ends
-                messages.success(request, _("密码已修改。其他设备上的登录已失效。"))
-                return HttpResponseRedirect(next_url or after_login_url())
-        else:
-            status = 400
-    return _render(
-        request, "password_change.html", {"form": form, "forced": forced, "candidate": candidate}, status
+    context = {"form": form, "forced": forced, "candidate": candidate}
+    if request.method == "GET":
+        return _render(request, "password_change.html", context)
+    outcome = _submit(
+        form,
+        lambda data: account_services.candidate_password_change(
+            actor=Actor.candidate(candidate, ip=client_ip(request)),
+            candidate=candidate,
+            current_password=data["current_password"],
+            new_password=data["new_password"],
+        ),
     )
+    if outcome.ok:
+        next_url = safe_next(request, request.session.pop("zikao_after_password_change", None))
+        login_session(request, candidate)  # this browser stays in; every other session ends
+        messages.success(request, _("密码已修改。其他设备上的登录已失效。"))
+        return HttpResponseRedirect(next_url or after_login_url())
+    if outcome.error is not None and session_candidate_after_refusal(request) is None:
+        logout_session(request)  # the refusal locked the account
+        messages.error(request, str(outcome.error.message))
+        return HttpResponseRedirect(reverse("portal:login"))
+    return _render(request, "password_change.html", context, outcome.status)
 
 
 def session_candidate_after_refusal(request: HttpRequest):
@@ -205,28 +214,21 @@ def session_candidate_after_refusal(request: HttpRequest):
 @require_http_methods(["GET", "POST"])
 def password_reset(request: HttpRequest) -> HttpResponse:
     form = forms.ResetStartForm(request.POST or None)
-    status = 200
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                challenge = account_services.password_reset_start(
-                    actor=Actor.public(ip=client_ip(request)),
-                    candidate_no=form.cleaned_data["candidate_no"],
-                    id_number=form.cleaned_data["id_number"],
-                    name=form.cleaned_data["name"],
-                )
-            except DomainError as exc:
-                _add_error(form, exc)
-                status = exc.status
-            else:
-                request.session[RESET_KEY] = {
-                    "challenge": challenge.challenge,
-                    "phone": challenge.phone_masked,
-                }
-                return HttpResponseRedirect(reverse("portal:password_reset_code"))
-        else:
-            status = 400
-    return _render(request, "password_reset.html", {"form": form, "step": 1}, status)
+    if request.method == "GET":
+        return _render(request, "password_reset.html", {"form": form, "step": 1})
+    outcome = _submit(
+        form,
+        lambda data: account_services.password_reset_start(
+            actor=Actor.public(ip=client_ip(request)),
+            candidate_no=data["candidate_no"],
+            id_number=data["id_number"],
+            name=data["name"],
+        ),
+    )
+    if not outcome.ok:
+        return _render(request, "password_reset.html", {"form": form, "step": 1}, outcome.status)
+    request.session[RESET_KEY] = {"challenge": outcome.value.challenge, "phone": outcome.value.phone_masked}
+    return HttpResponseRedirect(reverse("portal:password_reset_code"))
 
 
 @never_cache
@@ -236,26 +238,21 @@ def password_reset_code(request: HttpRequest) -> HttpResponse:
     if not isinstance(state, dict):
         return HttpResponseRedirect(reverse("portal:password_reset"))
     form = forms.CodeForm(request.POST or None)
-    status = 200
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                account_services.password_reset_verify(
-                    actor=Actor.public(ip=client_ip(request)),
-                    challenge=state["challenge"],
-                    code=form.cleaned_data["code"].strip(),
-                )
-            except DomainError as exc:
-                _add_error(form, exc)
-                status = exc.status
-            else:
-                request.session[RESET_KEY] = {**state, "verified": True}
-                return HttpResponseRedirect(reverse("portal:password_reset_new"))
-        else:
-            status = 400
-    return _render(
-        request, "password_reset.html", {"form": form, "step": 2, "phone": state.get("phone")}, status
+    context = {"form": form, "step": 2, "phone": state.get("phone")}
+    if request.method == "GET":
+        return _render(request, "password_reset.html", context)
+    outcome = _submit(
+        form,
+        lambda data: account_services.password_reset_verify(
+            actor=Actor.public(ip=client_ip(request)),
+            challenge=state["challenge"],
+            code=data["code"].strip(),
+        ),
     )
+    if not outcome.ok:
+        return _render(request, "password_reset.html", context, outcome.status)
+    request.session[RESET_KEY] = {**state, "verified": True}
+    return HttpResponseRedirect(reverse("portal:password_reset_new"))
 
 
 @never_cache
@@ -266,25 +263,21 @@ def password_reset_new(request: HttpRequest) -> HttpResponse:
     if not isinstance(state, dict) or not state.get("verified"):
         return HttpResponseRedirect(reverse("portal:password_reset"))
     form = forms.NewPasswordForm(request.POST or None)
-    status = 200
-    if request.method == "POST":
-        if form.is_valid():
-            try:
-                account_services.password_reset_complete(
-                    actor=Actor.public(ip=client_ip(request)),
-                    challenge=state["challenge"],
-                    new_password=form.cleaned_data["new_password"],
-                )
-            except DomainError as exc:
-                _add_error(form, exc)
-                status = exc.status
-            else:
-                request.session.pop(RESET_KEY, None)
-                messages.success(request, _("密码已重设，请用新密码登录。"))
-                return HttpResponseRedirect(reverse("portal:login"))
-        else:
-            status = 400
-    return _render(request, "password_reset.html", {"form": form, "step": 3}, status)
+    if request.method == "GET":
+        return _render(request, "password_reset.html", {"form": form, "step": 3})
+    outcome = _submit(
+        form,
+        lambda data: account_services.password_reset_complete(
+            actor=Actor.public(ip=client_ip(request)),
+            challenge=state["challenge"],
+            new_password=data["new_password"],
+        ),
+    )
+    if not outcome.ok:
+        return _render(request, "password_reset.html", {"form": form, "step": 3}, outcome.status)
+    request.session.pop(RESET_KEY, None)
+    messages.success(request, _("密码已重设，请用新密码登录。"))
+    return HttpResponseRedirect(reverse("portal:login"))
 
 
 # --- profile -----------------------------------------------------------------------------------------
@@ -307,6 +300,10 @@ def _profile_context(request: HttpRequest, **forms_: Any) -> dict[str, Any]:
     }
 
 
+def _profile_refused(request: HttpRequest, outcome: _Outcome, **forms_: Any) -> HttpResponse:
+    return _render(request, "profile.html", _profile_context(request, **forms_), outcome.status)
+
+
 @never_cache
 @require_http_methods(["GET", "POST"])
 @candidate_required
@@ -315,24 +312,18 @@ def profile(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         return _render(request, "profile.html", _profile_context(request))
     form = forms.ContactForm(request.POST)
-    status = 400
-    if form.is_valid():
-        try:
-            candidate_services.profile_update(
-                actor=Actor.candidate(candidate, ip=client_ip(request)),
-                candidate=candidate,
-                changes={
-                    "address": form.cleaned_data["address"],
-                    "work_unit": form.cleaned_data["work_unit"],
-                },
-            )
-        except DomainError as exc:
-            _add_error(form, exc)
-            status = exc.status
-        else:
-            messages.success(request, _("联系信息已保存。"))
-            return HttpResponseRedirect(reverse("portal:profile"))
-    return _render(request, "profile.html", _profile_context(request, contact_form=form), status)
+    outcome = _submit(
+        form,
+        lambda data: candidate_services.profile_update(
+            actor=Actor.candidate(candidate, ip=client_ip(request)),
+            candidate=candidate,
+            changes={"address": data["address"], "work_unit": data["work_unit"]},
+        ),
+    )
+    if not outcome.ok:
+        return _profile_refused(request, outcome, contact_form=form)
+    messages.success(request, _("联系信息已保存。"))
+    return HttpResponseRedirect(reverse("portal:profile"))
 
 
 @require_POST
@@ -340,22 +331,20 @@ def profile(request: HttpRequest) -> HttpResponse:
 def phone_change(request: HttpRequest) -> HttpResponse:
     candidate = request.candidate  # type: ignore[attr-defined]
     form = forms.PhoneForm(request.POST)
-    status = 400
-    if form.is_valid():
-        try:
-            challenge = candidate_services.phone_change_start(
-                actor=Actor.candidate(candidate, ip=client_ip(request)),
-                candidate=candidate,
-                new_phone=form.cleaned_data["new_phone"],
-            )
-        except DomainError as exc:
-            _add_error(form, exc)
-            status = exc.status
-        else:
-            request.session[PHONE_KEY] = {"challenge": challenge.challenge, "phone": challenge.phone_masked}
-            messages.info(request, _("验证码已发送至 %(phone)s。") % {"phone": challenge.phone_masked})
-            return HttpResponseRedirect(reverse("portal:profile") + "#phone")
-    return _render(request, "profile.html", _profile_context(request, phone_form=form), status)
+    outcome = _submit(
+        form,
+        lambda data: candidate_services.phone_change_start(
+            actor=Actor.candidate(candidate, ip=client_ip(request)),
+            candidate=candidate,
+            new_phone=data["new_phone"],
+        ),
+    )
+    if not outcome.ok:
+        return _profile_refused(request, outcome, phone_form=form)
+    challenge = outcome.value
+    request.session[PHONE_KEY] = {"challenge": challenge.challenge, "phone": challenge.phone_masked}
+    messages.info(request, _("验证码已发送至 %(phone)s。") % {"phone": challenge.phone_masked})
+    return HttpResponseRedirect(reverse("portal:profile") + "#phone")
 
 
 @require_POST
@@ -366,23 +355,20 @@ def phone_confirm(request: HttpRequest) -> HttpResponse:
     if not isinstance(state, dict):
         return HttpResponseRedirect(reverse("portal:profile") + "#phone")
     form = forms.CodeForm(request.POST)
-    status = 400
-    if form.is_valid():
-        try:
-            candidate_services.phone_change_confirm(
-                actor=Actor.candidate(candidate, ip=client_ip(request)),
-                candidate=candidate,
-                challenge=state["challenge"],
-                code=form.cleaned_data["code"].strip(),
-            )
-        except DomainError as exc:
-            _add_error(form, exc)
-            status = exc.status
-        else:
-            request.session.pop(PHONE_KEY, None)
-            messages.success(request, _("手机号码已更换。"))
-            return HttpResponseRedirect(reverse("portal:profile") + "#phone")
-    return _render(request, "profile.html", _profile_context(request, code_form=form), status)
+    outcome = _submit(
+        form,
+        lambda data: candidate_services.phone_change_confirm(
+            actor=Actor.candidate(candidate, ip=client_ip(request)),
+            candidate=candidate,
+            challenge=state["challenge"],
+            code=data["code"].strip(),
+        ),
+    )
+    if not outcome.ok:
+        return _profile_refused(request, outcome, code_form=form)
+    request.session.pop(PHONE_KEY, None)
+    messages.success(request, _("手机号码已更换。"))
+    return HttpResponseRedirect(reverse("portal:profile") + "#phone")
 
 
 @require_POST
@@ -390,20 +376,17 @@ def phone_confirm(request: HttpRequest) -> HttpResponse:
 def profile_request(request: HttpRequest) -> HttpResponse:
     candidate = request.candidate  # type: ignore[attr-defined]
     form = forms.ProfileRequestForm(request.POST)
-    status = 400
-    if form.is_valid():
-        try:
-            candidate_services.profile_change_request_create(
-                actor=Actor.candidate(candidate, ip=client_ip(request)),
-                candidate=candidate,
-                field=form.cleaned_data["field"],
-                new_value=form.cleaned_data["new_value"],
-                reason=form.cleaned_data["reason"],
-            )
-        except DomainError as exc:
-            _add_error(form, exc)
-            status = exc.status
-        else:
-            messages.success(request, _("更正申请已提交，请等待考办审核。"))
-            return HttpResponseRedirect(reverse("portal:profile") + "#requests")
-    return _render(request, "profile.html", _profile_context(request, request_form=form), status)
+    outcome = _submit(
+        form,
+        lambda data: candidate_services.profile_change_request_create(
+            actor=Actor.candidate(candidate, ip=client_ip(request)),
+            candidate=candidate,
+            field=data["field"],
+            new_value=data["new_value"],
+            reason=data["reason"],
+        ),
+    )
+    if not outcome.ok:
+        return _profile_refused(request, outcome, request_form=form)
+    messages.success(request, _("更正申请已提交，请等待考办审核。"))
+    return HttpResponseRedirect(reverse("portal:profile") + "#requests")
