@@ -31,6 +31,7 @@ from zikao.accounts.selectors import (
     candidates_by_id_number,
     token_digest,
 )
+from zikao.accounts.session_cache import account_changed
 from zikao.accounts.sms import send_sms
 from zikao.candidates.models import Candidate
 from zikao.core import clock
@@ -133,7 +134,9 @@ def _revoke_tokens(candidate: Candidate, *, keep: ApiToken | None = None) -> int
     qs = ApiToken.objects.filter(candidate=candidate, revoked_at__isnull=True)
     if keep is not None:
         qs = qs.exclude(pk=keep.pk)
-    return qs.update(revoked_at=clock.now())
+    revoked = qs.update(revoked_at=clock.now())
+    account_changed(candidate.pk)  # update() sends no signal: drop the cached token rows
+    return revoked
 
 
 # --- number lookup (考籍号查询) ------------------------------------------------------------------

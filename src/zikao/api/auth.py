@@ -17,7 +17,8 @@ from django.utils.translation import gettext_lazy as _
 from ninja.security import HttpBearer
 
 from zikao.accounts.errors import PasswordChangeRequired, TokenInvalid
-from zikao.accounts.selectors import account_of, token_lookup
+from zikao.accounts.selectors import account_of
+from zikao.accounts.session_cache import token_lookup
 from zikao.candidates.models import Candidate
 
 

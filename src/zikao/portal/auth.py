@@ -23,7 +23,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from zikao.accounts.selectors import account_of, candidate_for_session
+from zikao.accounts.selectors import account_of
+from zikao.accounts.session_cache import session_candidate_for
 from zikao.candidates.models import Candidate
 
 SESSION_KEY = "zikao_candidate"
@@ -66,7 +67,8 @@ def session_candidate(request: HttpRequest) -> Candidate | None:
     data = request.session.get(SESSION_KEY)
     candidate = None
     if isinstance(data, dict):
-        candidate = candidate_for_session(data.get("id"), data.get("epoch"))
+        # No query on a hit: the check's fields come from the versioned cache (session_cache).
+        candidate = session_candidate_for(data.get("id"), data.get("epoch"))
         if candidate is None:
             request.session.flush()
     request._zikao_session_candidate = candidate  # type: ignore[attr-defined]

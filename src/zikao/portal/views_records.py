@@ -9,14 +9,17 @@ candidate's gets exactly the page a nonexistent one gets.
 
 from __future__ import annotations
 
+import secrets
 from functools import lru_cache
 from itertools import groupby
 
 from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import get_script_prefix
 from django.utils.safestring import SafeString
+from django.utils.timezone import get_current_timezone_name
 from django.utils.translation import get_language, gettext
 from django.views.decorators.http import require_GET
 
@@ -29,7 +32,7 @@ from zikao.portal.selectors import (
     candidate_progress_reports,
     candidate_sitting_scores,
 )
-from zikao.scores.cache import candidate_score_snapshot
+from zikao.scores.cache import ScoreSnapshot, candidate_score_rendered, candidate_score_snapshot
 
 
 @lru_cache(maxsize=128)
@@ -80,16 +83,46 @@ def _not_found(request: HttpRequest, error: NotFound) -> HttpResponse:
 @require_GET
 @candidate_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    """个人空间 home: the latest released sitting's scores, what is pending, quick links."""
-    snapshot = candidate_score_snapshot(request.candidate)  # type: ignore[attr-defined]
-    latest = snapshot.latest_released
-    context = {
-        "candidate": request.candidate,  # type: ignore[attr-defined]
-        "latest": latest,
-        "rows": _rows(snapshot.scores_of(latest.label)) if latest else [],
-        "pending": snapshot.pending,
-    }
-    return _page(request, "portal/records/dashboard.html", "dashboard", context)
+    """个人空间 home: the latest released sitting's scores, what is pending, quick links.
+
+    The candidate-specific content is rendered once per score snapshot (and language, time
+    zone, URL prefix, displayed name and number) and cached with the snapshot's own validity
+    (`scores.cache.candidate_score_rendered`): a score write, release change or release instant
+    replaces it at once. Without a query string the whole page is cached that way, with a marker
+    where each request's own CSRF token is put in; with one, only the frame renders per request."""
+    candidate = request.candidate  # type: ignore[attr-defined]
+    language = get_language() or ""
+    prefix = get_script_prefix()
+
+    def render_content(snapshot: ScoreSnapshot) -> SafeString:
+        latest = snapshot.latest_released
+        context = {
+            "nav_html": _nav_fragment(language, prefix, "dashboard"),
+            "candidate": candidate,
+            "latest": latest,
+            "rows": _rows(snapshot.scores_of(latest.label)) if latest else [],
+            "pending": snapshot.pending,
+        }
+        return render_to_string("portal/records/_dashboard_content.html", context)
+
+    variant = "\x1f".join(
+        ("dashboard", language, get_current_timezone_name(), prefix, candidate.candidate_no, candidate.name)
+    )
+    if request.GET:  # a query string shows up in the page (language form): render the frame
+        content = candidate_score_rendered(candidate, variant, render_content)
+        return _page(request, "portal/records/dashboard.html", "dashboard", {"content_html": content})
+
+    def render_page(snapshot: ScoreSnapshot) -> tuple[str, str]:
+        # The whole page, with a marker where each request's own CSRF token goes. Everything
+        # else it shows is named by `variant` (language, path, the header's name and number).
+        marker = secrets.token_hex(16)
+        context = {"content_html": render_content(snapshot), "csrf_token": marker}
+        return render_to_string("portal/records/dashboard.html", context, request=request), marker
+
+    page, marker = candidate_score_rendered(candidate, f"{variant}\x1fpage\x1f{request.path}", render_page)
+    response = HttpResponse(page.replace(marker, get_token(request)))
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 @require_GET

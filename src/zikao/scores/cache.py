@@ -19,18 +19,25 @@ instant, and is served again only while that output cannot have changed:
   random, so an evicted token can never come back with an old snapshot's value.
 
 A hit is one cache round trip (`get_many` of the two tokens and the snapshot) and no database
-query. Redis (`REDIS_URL`) shares snapshots across web processes; tokens are stored without
-timeout. Changes made behind the services' back (raw `update()`, a rebuilt database behind a
-living Redis) are seen when the snapshot's interval ends or its timeout expires
+query. `candidate_score_rendered` caches what a page or endpoint renders from the snapshot (HTML
+fragment, JSON bytes) under the snapshot's own stamp, so it is valid exactly when the snapshot
+is, and reads it in that same round trip.
+
+Redis (`REDIS_URL`) shares snapshots across web processes; tokens are stored without timeout.
+Changes made behind the services' back (raw `update()`, a rebuilt database behind a living
+Redis) are seen when the snapshot's interval ends or its timeout expires
 (`ZIKAO_SCORE_CACHE_SECONDS`, default 300 s); rebuilding the database needs a cache flush.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
@@ -42,6 +49,8 @@ from zikao.core import clock
 from zikao.entries.models import Entry
 from zikao.scores.models import Score
 from zikao.scores.selectors import VisibleScore, candidate_visible_scores, sitting_release
+
+T = TypeVar("T")
 
 _PREFIX = "zikao:scores:v1"
 RELEASES_VERSION_KEY = f"{_PREFIX}:releases"
@@ -173,13 +182,25 @@ def _compute(candidate, instant: datetime) -> ScoreSnapshot:
     )
 
 
-def candidate_score_snapshot(candidate) -> ScoreSnapshot:
-    """The candidate's visible scores and sittings now: from the cache when still exact, else
-    computed through scores.selectors and stored. Never shows what the selectors would not."""
+def _fragment_key(candidate_id: int, variant: str) -> str:
+    digest = hashlib.sha256(variant.encode("utf-8")).hexdigest()[:32]
+    return f"{_PREFIX}:frag:{candidate_id}:{digest}"
+
+
+def _timeout_for(snapshot: ScoreSnapshot, instant: datetime) -> int:
+    timeout = snapshot_max_seconds()
+    if snapshot.valid_until is not None:
+        timeout = max(1, min(timeout, math.ceil((snapshot.valid_until - instant).total_seconds())))
+    return timeout
+
+
+def _snapshot(candidate, extra_keys: tuple[str, ...] = ()) -> tuple[ScoreSnapshot, tuple, dict]:
+    """The snapshot, the stamp it is valid under (tokens + its interval and instant of
+    computation) and the values of `extra_keys`, read in the same cache round trip."""
     instant = clock.now()
     version_key = _candidate_version_key(candidate.pk)
     snapshot_key = _snapshot_key(candidate.pk)
-    found = cache.get_many([RELEASES_VERSION_KEY, version_key, snapshot_key])
+    found = cache.get_many([RELEASES_VERSION_KEY, version_key, snapshot_key, *extra_keys])
     stored = found.get(snapshot_key)
     releases = found.get(RELEASES_VERSION_KEY)
     version = found.get(version_key)
@@ -189,16 +210,52 @@ def candidate_score_snapshot(candidate) -> ScoreSnapshot:
         and version is not None
         and stored[0] == releases
         and stored[1] == version
+        and stored[2].candidate_id == candidate.pk
         and stored[2].valid_at(instant)
     ):
-        return stored[2]
+        return stored[2], _stamp(releases, version, stored[2]), found
     # Tokens are read before the database: a write committing meanwhile bumps them afterwards,
     # so a snapshot computed from pre-commit data is filed under a token that is already dead.
     releases = _token(RELEASES_VERSION_KEY, releases)
     version = _token(version_key, version)
     snapshot = _compute(candidate, instant)
-    timeout = snapshot_max_seconds()
-    if snapshot.valid_until is not None:
-        timeout = max(1, min(timeout, math.ceil((snapshot.valid_until - instant).total_seconds())))
-    cache.set(snapshot_key, (releases, version, snapshot), timeout=timeout)
-    return snapshot
+    cache.set(snapshot_key, (releases, version, snapshot), timeout=_timeout_for(snapshot, instant))
+    return snapshot, _stamp(releases, version, snapshot), found
+
+
+def _stamp(releases: str, version: str, snapshot: ScoreSnapshot) -> tuple:
+    return (
+        releases,
+        version,
+        snapshot.candidate_id,
+        snapshot.computed_at,
+        snapshot.valid_from,
+        snapshot.valid_until,
+    )
+
+
+def candidate_score_snapshot(candidate) -> ScoreSnapshot:
+    """The candidate's visible scores and sittings now: from the cache when still exact, else
+    computed through scores.selectors and stored. Never shows what the selectors would not."""
+    return _snapshot(candidate)[0]
+
+
+def candidate_score_rendered(candidate, variant: str, render: Callable[[ScoreSnapshot], T]) -> T:
+    """`render(snapshot)` of the candidate's current snapshot, cached exactly as long as that
+    snapshot is (a rendered page fragment, JSON bytes of an endpoint).
+
+    `render` must depend on nothing but the snapshot and what `variant` names (page or
+    endpoint, language, time zone, URL prefix, the candidate's displayed name and number...).
+    The stored value carries the stamp of the snapshot it was rendered from (both version
+    tokens, the candidate, the instant of computation and the validity interval) and is used
+    only when the snapshot served now has the very same stamp: any score write, release change
+    or release instant that replaces the snapshot makes the rendered value unusable at once.
+    Still one cache round trip on a hit."""
+    key = _fragment_key(candidate.pk, variant)
+    snapshot, stamp, found = _snapshot(candidate, (key,))
+    stored = found.get(key)
+    if stored is not None and stored[0] == stamp:
+        return stored[1]
+    value = render(snapshot)
+    cache.set(key, (stamp, value), timeout=_timeout_for(snapshot, clock.now()))
+    return value

@@ -14,6 +14,7 @@ from typing import Literal
 
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+from django.utils.translation import get_language
 from ninja import Router, Schema
 
 from zikao.api.auth import CandidateTokenAuth
@@ -36,7 +37,12 @@ from zikao.portal.selectors import (
     candidate_progress_reports,
     candidate_sitting_scores,
 )
-from zikao.scores.cache import CandidateSitting, candidate_score_snapshot
+from zikao.scores.cache import (
+    CandidateSitting,
+    ScoreSnapshot,
+    candidate_score_rendered,
+    candidate_score_snapshot,
+)
 from zikao.scores.selectors import PassedCourseRow, VisibleScore
 
 router = Router(auth=CandidateTokenAuth())
@@ -434,18 +440,35 @@ def my_sittings(request: HttpRequest, response: HttpResponse):
     return [_sitting(s) for s in candidate_score_snapshot(_me(request)).sittings]
 
 
-@router.get("/scores/latest", response={200: LatestScoresOut, **_ERRORS}, summary="最新成绩")
-def my_latest_scores(request: HttpRequest, response: HttpResponse):
-    """The newest released sitting's scores (null sitting when none), and the sittings whose
-    scores are not released yet with their release times."""
-    _private(response)
-    snapshot = candidate_score_snapshot(_me(request))
+def _latest_json(request: HttpRequest, snapshot: ScoreSnapshot) -> bytes:
+    """The body of /scores/latest for `snapshot`: validated by the schema, rendered as ninja does."""
+    from zikao.api.api import api  # the API imports this module
+
     latest = snapshot.latest_released
-    return {
+    data = {
         "sitting": _sitting(latest) if latest else None,
         "scores": [_score(s) for s in snapshot.scores_of(latest.label)] if latest else [],
         "pending": [_sitting(s) for s in snapshot.pending],
     }
+    return api.renderer.render(
+        request, LatestScoresOut.model_validate(data).model_dump(), response_status=200
+    )
+
+
+@router.get("/scores/latest", response={200: LatestScoresOut, **_ERRORS}, summary="最新成绩")
+def my_latest_scores(request: HttpRequest, response: HttpResponse):
+    """The newest released sitting's scores (null sitting when none), and the sittings whose
+    scores are not released yet with their release times.
+
+    The JSON body is rendered once per score snapshot (and language, time zone) and cached with
+    the snapshot's own validity (`scores.cache.candidate_score_rendered`)."""
+    _private(response)
+    variant = "\x1f".join(("api:latest", get_language() or "", timezone.get_current_timezone_name()))
+    response.content = candidate_score_rendered(
+        _me(request), variant, lambda snapshot: _latest_json(request, snapshot)
+    )
+    response.status_code = 200
+    return response
 
 
 @router.get("/scores", response={200: AllScoresOut, **_ERRORS}, summary="历次全部成绩")
