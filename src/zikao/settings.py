@@ -46,6 +46,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "captcha",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "ninja",  # serves /api/docs from its own static files (no CDN, CSP-compatible)
     "zikao.core",
     "zikao.accounts",
@@ -69,6 +71,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -131,6 +134,7 @@ CELERY_TIMEZONE = "Asia/Shanghai"
 
 # --- auth -----------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "office:login"  # staff only: candidates sign in through the portal
 PASSWORD_HASHERS = [
     "zikao.accounts.hashers.OwaspArgon2PasswordHasher",
     "django.contrib.auth.hashers.Argon2PasswordHasher",

@@ -1,4 +1,4 @@
-"""URL map: the candidate portal at /, the JSON API at /api/, Django admin at /admin/."""
+"""URL map: the candidate portal at /, the JSON API at /api/, the office at /office/, Django admin at /admin/."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -10,5 +10,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("captcha/", include("captcha.urls")),
     path("api/", api.urls),
+    path("office/", include("zikao.office.urls")),
     path("", include("zikao.portal.urls")),
 ]

@@ -50,9 +50,28 @@ class User(AbstractUser):
     """A staff user of an exam office. Candidates are not users: they sign in with their record."""
 
     office = models.ForeignKey(Office, null=True, blank=True, on_delete=models.PROTECT, related_name="staff")
+    failed_login_count = models.PositiveSmallIntegerField(default=0)
+    locked_until = models.DateTimeField(null=True, blank=True)
 
     class Meta(AbstractUser.Meta):  # type: ignore[name-defined]
         swappable = "AUTH_USER_MODEL"
+
+
+class StaffRole(models.Model):
+    """One role held by a staff user; what a role may do is `accounts.permissions.ROLE_PERMISSIONS`."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="staff_roles")
+    role = models.CharField(max_length=32)
+    granted_at = models.DateTimeField()
+    granted_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        verbose_name = _("岗位角色")
+        verbose_name_plural = _("岗位角色")
+        constraints = [models.UniqueConstraint(fields=["user", "role"], name="staff_role_once")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}:{self.role}"
 
 
 class CandidateAccount(models.Model):

@@ -91,3 +91,87 @@ class Score(models.Model):
     def __str__(self) -> str:
         shown = self.value if self.value is not None else self.grade
         return f"{self.candidate_id}:{self.course_id}@{self.sitting_id}={shown}"
+
+
+class ScoreWithholding(models.Model):
+    """暂缓发布: one candidate's results of one sitting kept back (e.g. a pending misconduct case).
+
+    While `released_at` is empty, none of the candidate's scores of that sitting reach any
+    channel, even after the sitting's release instant. Releasing keeps the row as history.
+    """
+
+    candidate = models.ForeignKey("candidates.Candidate", on_delete=models.PROTECT, related_name="+")
+    sitting = models.ForeignKey("catalog.Sitting", on_delete=models.PROTECT, related_name="withholdings")
+    reason = models.TextField()
+    created_at = models.DateTimeField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    released_at = models.DateTimeField(null=True, blank=True)
+    released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    release_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["candidate", "sitting"],
+                condition=models.Q(released_at__isnull=True),
+                name="withholding_one_active_per_candidate_sitting",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"withhold:{self.candidate_id}@{self.sitting_id}"
+
+
+class ScoreCorrection(models.Model):
+    """A requested change to a score, applied only when a second staff user approves (four-eyes).
+
+    `score` is the version the request was made against; approving supersedes it with a new
+    version (`result`). The requester can never approve their own request (database check).
+    Evidence is a note plus an optional file stored privately with its SHA-256.
+    """
+
+    class Status(models.TextChoices):
+        REQUESTED = "requested", _("待复核")
+        APPROVED = "approved", _("已批准")
+        REJECTED = "rejected", _("已驳回")
+        WITHDRAWN = "withdrawn", _("已撤回")
+
+    score = models.ForeignKey(Score, on_delete=models.PROTECT, related_name="corrections")
+    new_value = models.PositiveSmallIntegerField(null=True, blank=True, validators=[MaxValueValidator(100)])
+    new_grade = models.CharField(max_length=4, choices=Grade.choices, blank=True)
+    new_status = models.CharField(max_length=16, choices=Score.Status.choices, default=Score.Status.VALID)
+    reason = models.TextField()
+    evidence_note = models.TextField(blank=True)
+    evidence_file = models.FileField(upload_to="corrections/%Y/", blank=True)
+    evidence_sha256 = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.REQUESTED)
+    requested_at = models.DateTimeField()
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decision_note = models.TextField(blank=True)
+    result = models.OneToOneField(
+        Score, null=True, blank=True, on_delete=models.PROTECT, related_name="correction_applied"
+    )
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["score"],
+                condition=models.Q(status="requested"),
+                name="correction_one_open_per_score",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(decided_by__isnull=True) | ~models.Q(decided_by=models.F("requested_by")),
+                name="correction_four_eyes",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"correction:{self.pk} score:{self.score_id} {self.status}"
