@@ -1,4 +1,4 @@
-"""URL map: the candidate portal at /, the JSON API at /api/, the office at /office/, Django admin at /admin/."""
+"""URL map: portal at /, JSON API at /api/, office at /office/, Django admin at /admin/."""
 
 from django.contrib import admin
 from django.urls import include, path

@@ -18,7 +18,7 @@ from tests.factories import CityFactory, CountyFactory, ProvinceFactory, StaffFa
 from zikao.accounts.models import StaffRole
 from zikao.core import clock
 
-STAFF_PASSWORD = "Office-Pass-2026"  # noqa: S105 (test data)
+STAFF_PASSWORD = "Office-Pass-2026"
 
 
 @pytest.fixture

@@ -167,7 +167,8 @@ def require_perm(user, perm: str) -> None:
 
 def perms_of(user) -> frozenset[str]:
     """Every permission the user can exercise (for menus: show only what can be used)."""
-    return frozenset(p for role in roles_of(user) for p in ROLE_PERMISSIONS.get(role, ()) if has_perm(user, p))
+    granted = {p for role in roles_of(user) for p in ROLE_PERMISSIONS.get(role, ())}
+    return frozenset(p for p in granted if has_perm(user, p))
 
 
 def office_scope_q(user, field: str = "") -> Q:
