@@ -227,3 +227,11 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- staff auth (office sign-in, second factor, Django admin) ---
+# Staff sign-in: failures (wrong password or TOTP code) before a lock, and the lock's length.
+ZIKAO_STAFF_LOGIN_MAX_FAILURES = int(os.environ.get("ZIKAO_STAFF_LOGIN_MAX_FAILURES", "5"))
+ZIKAO_STAFF_LOCK_MINUTES = int(os.environ.get("ZIKAO_STAFF_LOCK_MINUTES", "30"))
+# Name shown in authenticator apps next to the username; the TOTP key is never shown in the admin.
+OTP_TOTP_ISSUER = os.environ.get("ZIKAO_TOTP_ISSUER", f"{ZIKAO_PROVINCE_NAME}自考后台")
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True

@@ -6,7 +6,7 @@ from django.urls import include, path
 from zikao.api.api import api
 
 urlpatterns = [
-    path("admin/", admin.site.urls),
+    path("admin/", admin.site.urls),  # TOTP-verified technical staff only: accounts.admin.ZikaoAdminSite
     path("i18n/", include("django.conf.urls.i18n")),
     path("captcha/", include("captcha.urls")),
     path("api/", api.urls),

@@ -11,7 +11,9 @@ verification codes differ between builds.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 import random
 import time
 from collections.abc import Callable
@@ -21,8 +23,10 @@ from datetime import time as dt_time
 
 from django.apps import apps
 from django.db import connection, models, transaction
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from zikao.accounts.models import Office, User
+from zikao.accounts.models import Office, StaffRole, User
+from zikao.accounts.permissions import Role
 from zikao.candidates.models import Candidate, CandidateMajor, CandidateNumberSequence, PriorEducation
 from zikao.catalog.models import Plan, ProvincePolicy, Sitting, Slot, TimetableEntry
 from zikao.catalog.services import catalog_load_reference_data
@@ -70,6 +74,47 @@ DEMO_STAFF = (
     ("nanjing", "Demo-City-2026", "city", "320100", False),
     ("xuanwu", "Demo-County-2026", "county", "320102", False),
 )
+# Their roles (office level caps what each role can do; see accounts.permissions).
+DEMO_STAFF_ROLES = {
+    "province": (
+        Role.STAFF_ADMIN,
+        Role.CATALOG_MANAGER,
+        Role.SCORE_MANAGER,
+        Role.RECORD_CLERK,
+        Role.CONDUCT_OFFICER,
+        Role.REGISTRATION_CLERK,
+        Role.AUDITOR,
+    ),
+    "nanjing": (Role.STAFF_ADMIN, Role.RECORD_CLERK, Role.CONDUCT_OFFICER, Role.AUDITOR, Role.READ_ONLY),
+    "xuanwu": (Role.RECORD_CLERK, Role.REGISTRATION_CLERK, Role.CONDUCT_OFFICER),
+}
+
+
+def demo_totp_key(username: str) -> str:
+    """The fixed, public TOTP key (hex, 20 bytes) of a demo staff user: printed with the logins so
+    anyone trying the demo can add it to an authenticator app. Demo only, like the passwords."""
+    return hashlib.sha1(f"zikao-demo-totp:{username}".encode()).hexdigest()  # noqa: S324
+
+
+def demo_totp_secret(username: str) -> str:
+    """The base32 form of `demo_totp_key` (what authenticator apps ask for)."""
+    return base64.b32encode(bytes.fromhex(demo_totp_key(username))).decode("ascii")
+
+
+def _demo_staff_line(user: User | None, username: str, office: str) -> str:
+    """The office column of a printed demo login, with the TOTP secret and otpauth URI."""
+    device = (
+        TOTPDevice.objects.filter(user=user, confirmed=True, key=demo_totp_key(username)).first()
+        if user is not None
+        else None
+    )
+    if device is None:
+        return (
+            f"{office}\n      TOTP: no demo device (re-enrolled?); run `manage.py demo --reset` to restore it"
+        )
+    return f"{office}\n      TOTP secret {demo_totp_secret(username)}  {device.config_url}"
+
+
 MAJOR_WEIGHTS = {"120203K": 25, "050101": 18, "080901": 20, "570102K": 22, "590202": 15}
 OLD_PLAN_SHARE = 0.55  # of 080901 candidates registered before 2024-07 still on the 2021 plan
 VIOLATION_TEXT = {
@@ -251,7 +296,10 @@ def existing_showcases() -> list[ShowcaseRow]:
 
 
 def ensure_staff(offices: dict[str, Office], province: Office) -> list[tuple[str, str, str]]:
+    """The demo staff users: password, roles, and a confirmed TOTP device with the fixed demo key,
+    so the printed logins work at /office/login/ (and /admin/ for the superuser) at once."""
     out = []
+    now = clock.now()
     for username, password, level, region, superuser in DEMO_STAFF:
         office = province if region is None else offices[region]
         user = User.objects.filter(username=username).first() or User(username=username)
@@ -259,9 +307,17 @@ def ensure_staff(offices: dict[str, Office], province: Office) -> list[tuple[str
         user.is_staff = True
         user.is_superuser = superuser
         user.is_active = True
+        user.failed_login_count = 0
+        user.locked_until = None
         user.set_password(password)
         user.save()
-        out.append((username, password, f"{office.name} ({level})"))
+        roles = DEMO_STAFF_ROLES[username]
+        StaffRole.objects.filter(user=user).exclude(role__in=roles).delete()
+        for role in roles:
+            StaffRole.objects.get_or_create(user=user, role=role, defaults={"granted_at": now})
+        TOTPDevice.objects.filter(user=user).delete()
+        TOTPDevice.objects.create(user=user, name="demo", key=demo_totp_key(username), confirmed=True)
+        out.append((username, password, _demo_staff_line(user, username, f"{office.name} ({level})")))
     return out
 
 
@@ -978,12 +1034,15 @@ def build_province(options: BuildOptions, log: Callable[[str], None]) -> BuildRe
         elif Candidate.objects.exists():
             result.existed = True
             result.counts = {"candidates": Candidate.objects.count()}
-            offices_of = dict(
-                User.objects.filter(office__isnull=False).values_list("username", "office__name")
-            )
-            result.staff = [
-                (u, p, f"{offices_of.get(u, '')} ({level})") for u, p, level, _r, _su in DEMO_STAFF
-            ]
+            users = {
+                u.username: u
+                for u in User.objects.select_related("office").filter(username__in=[s[0] for s in DEMO_STAFF])
+            }
+            result.staff = []
+            for u, p, level, _r, _su in DEMO_STAFF:
+                user = users.get(u)
+                office_name = user.office.name if user is not None and user.office is not None else ""
+                result.staff.append((u, p, _demo_staff_line(user, u, f"{office_name} ({level})")))
             result.showcases = existing_showcases()
             return result
         else:

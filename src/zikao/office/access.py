@@ -32,7 +32,7 @@ def is_office_user(user) -> bool:
 
 def staff_actor(request: HttpRequest) -> Actor:
     """The audit actor for the signed-in staff user, with the client address."""
-    return Actor.staff(request.user, ip=getattr(request, "client_ip", None))
+    return Actor.staff(request.user, ip=request.META.get("REMOTE_ADDR") or None)
 
 
 def denied(request: HttpRequest, perm: str = "") -> HttpResponse:

@@ -84,7 +84,10 @@ class Command(BaseCommand):
         """The demo logins (演示账号), printed on every run so `make run` always shows them."""
         self.stdout.write("")
         self.stdout.write("Demo logins / 演示账号")
-        self.stdout.write("Demo staff logins (demo only; /admin/):")
+        self.stdout.write(
+            "Demo staff logins (demo only; /office/login/: password, then a code from an authenticator "
+            "app set up with the TOTP secret; the superuser also reaches /admin/):"
+        )
         for username, password, office in result.staff:
             self.stdout.write(f"  {username:<10} {password:<20} {office}")
         if result.showcases:
