@@ -235,3 +235,11 @@ ZIKAO_STAFF_LOCK_MINUTES = int(os.environ.get("ZIKAO_STAFF_LOCK_MINUTES", "30"))
 # Name shown in authenticator apps next to the username; the TOTP key is never shown in the admin.
 OTP_TOTP_ISSUER = os.environ.get("ZIKAO_TOTP_ISSUER", f"{ZIKAO_PROVINCE_NAME}自考后台")
 OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+
+# --- scores publication ---------------------------------------------------------------------
+# Celery beat (when a broker is configured): record due releases every minute. Bookkeeping
+# only: candidates see scores at the release instant whether or not this ever runs.
+CELERY_BEAT_SCHEDULE = {
+    **globals().get("CELERY_BEAT_SCHEDULE", {}),
+    "scores-release-due-sittings": {"task": "zikao.scores.tasks.release_due_sittings", "schedule": 60.0},
+}

@@ -48,3 +48,79 @@ def result_rank(*, value: int | None, grade: str) -> int:
     if value is not None:
         return value
     return {4: 90, 3: 80, 2: 70, 1: 60, 0: 0}[GRADE_RANK.get(grade, 0)]
+
+
+# --- publication ------------------------------------------------------------------------------
+
+RELEASE_UNSCHEDULED = "unscheduled"  # no release time and not published
+RELEASE_SCHEDULED = "scheduled"  # a release time in the future
+RELEASE_RELEASED = "released"  # visible since the scheduled release time
+RELEASE_PUBLISHED_EARLY = "published_early"  # visible since the office published it early
+
+
+def release_state(*, release_at, published_at, now) -> str:
+    """Where a sitting's publication stands at `now` (aware datetimes; either may be None).
+
+    Visibility starts at the earlier of `release_at` and `published_at` and includes that very
+    instant (`<=`): exactly the rule of `scores.selectors`. A `published_at` stamped after the
+    release time (by `release_due_sittings`, for the record) is not "early".
+    """
+    times = [t for t in (release_at, published_at) if t is not None]
+    if not times:
+        return RELEASE_UNSCHEDULED
+    effective = min(times)
+    if effective > now:
+        return RELEASE_SCHEDULED
+    if published_at is not None and (release_at is None or published_at < release_at):
+        return RELEASE_PUBLISHED_EARLY
+    return RELEASE_RELEASED
+
+
+def seconds_until(instant, *, now) -> int | None:
+    """Whole seconds from `now` to `instant` rounded up (0 once reached; None without an instant)."""
+    if instant is None:
+        return None
+    delta = (instant - now).total_seconds()
+    if delta <= 0:
+        return 0
+    whole = int(delta)
+    return whole if whole == delta else whole + 1
+
+
+# --- correction evidence ----------------------------------------------------------------------
+
+EVIDENCE_MAX_BYTES = 10 * 1024 * 1024
+# Extension → the leading bytes a real file of that kind starts with (scans, photos, PDFs).
+EVIDENCE_SIGNATURES: dict[str, tuple[bytes, ...]] = {
+    "pdf": (b"%PDF-",),
+    "png": (b"\x89PNG\r\n\x1a\n",),
+    "jpg": (b"\xff\xd8\xff",),
+    "jpeg": (b"\xff\xd8\xff",),
+}
+
+
+def validate_evidence_file(*, name: str, size: int, head: bytes) -> str:
+    """Refuse an evidence file that is empty, too large, or not a PDF/PNG/JPEG; return its extension.
+
+    CORRECTION_EVIDENCE_EMPTY, CORRECTION_EVIDENCE_TOO_LARGE (over EVIDENCE_MAX_BYTES),
+    CORRECTION_EVIDENCE_TYPE (another extension, or content that does not match it).
+    """
+    from django.utils.translation import gettext_lazy as _
+
+    extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if size <= 0:
+        raise ValidationFailed("CORRECTION_EVIDENCE_EMPTY", _("证明材料文件为空。"), {"evidence_file": name})
+    if size > EVIDENCE_MAX_BYTES:
+        raise ValidationFailed(
+            "CORRECTION_EVIDENCE_TOO_LARGE",
+            _("证明材料文件不能超过10MB。"),
+            {"evidence_file": name, "size": size},
+        )
+    signatures = EVIDENCE_SIGNATURES.get(extension)
+    if signatures is None or not any(head.startswith(sig) for sig in signatures):
+        raise ValidationFailed(
+            "CORRECTION_EVIDENCE_TYPE",
+            _("证明材料须为PDF、PNG或JPEG文件。"),
+            {"evidence_file": name},
+        )
+    return "jpg" if extension == "jpeg" else extension
