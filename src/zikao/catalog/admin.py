@@ -1,5 +1,6 @@
-"""Admin for the catalog. Plans, tables and rules are read-only here: they change only through
-`import_plan` (services.plan_import and friends), which validates and audits."""
+"""Admin for the catalog: read-only. Courses, schools, majors, plans, sittings and the timetable
+change only through the office's catalog pages (/office/catalog/, office.views_catalog) or
+`import_plan`, i.e. through catalog.services, which check CATALOG_CHANGE, validate and audit."""
 
 from __future__ import annotations
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -258,3 +259,41 @@ class PoliticsRuleSet(models.Model):
 
     def __str__(self) -> str:
         return self.rules_id
+
+
+class CatalogUpload(models.Model):
+    """A file a catalog manager uploaded for review before it is applied (plan file, timetable).
+
+    The exact bytes are kept so that what is applied is what was previewed: the preview and the
+    apply both read `content`, and `checksum` (sha256 of `content`) identifies it. Uploading the
+    same bytes again finds the same row (no second copy). `outcome` records what applying did.
+    """
+
+    class Kind(models.TextChoices):
+        PLAN = "plan", _("计划文件")
+        TIMETABLE = "timetable", _("考试时间表")
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    sitting = models.ForeignKey(
+        Sitting, null=True, blank=True, on_delete=models.CASCADE, related_name="timetable_uploads"
+    )
+    source_name = models.CharField(max_length=200)
+    content = models.BinaryField()
+    size = models.PositiveIntegerField()
+    checksum = models.CharField(max_length=64)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    uploaded_at = models.DateTimeField()
+    applied_at = models.DateTimeField(null=True, blank=True)
+    applied_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    outcome = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-uploaded_at", "-id"]
+        indexes = [models.Index(fields=["kind", "checksum"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.source_name}:{self.checksum[:12]}"

@@ -28,10 +28,14 @@ courses, then most credits; ties go to the earlier path / the direct pass.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
-from itertools import combinations, product
+from itertools import combinations, pairwise, product
+
+from django.utils.translation import gettext_lazy as _
 
 from zikao.catalog.planfile import (
     GroupSpec,
@@ -738,3 +742,347 @@ def side_codes(side: SubstitutionSide) -> tuple[str, ...]:
 def row_codes(row: SubstitutionRow) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(old codes, new codes) of a table row — for display and the admin."""
     return side_codes(row.old), side_codes(row.new)
+
+
+# --- sittings (考次) and their timetable ------------------------------------------------------
+#
+# Pure checks for the office's sitting and timetable pages (catalog.services calls them with
+# plain values). Each refusal is a `Refusal` with a stable code and the form field it belongs to.
+
+SLOT_CODES = ("SAT_AM", "SAT_PM", "SUN_AM", "SUN_PM")
+# (code, day offset from the first day, start, end): domain.md, Sat AM 09:00–11:30 …
+DEFAULT_SLOT_TIMES = (
+    ("SAT_AM", 0, time(9, 0), time(11, 30)),
+    ("SAT_PM", 0, time(14, 30), time(17, 0)),
+    ("SUN_AM", 1, time(9, 0), time(11, 30)),
+    ("SUN_PM", 1, time(14, 30), time(17, 0)),
+)
+SLOT_LABELS = {
+    "SAT_AM": _("周六上午"),
+    "SAT_PM": _("周六下午"),
+    "SUN_AM": _("周日上午"),
+    "SUN_PM": _("周日下午"),
+}
+REVIEW_CLOSES_AT = time(17, 0)
+_SITTING_LABEL_RE = re.compile(r"^20\d{2}(0[1-9]|1[0-2])$")
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """One reason a rule says no: stable code, the form field it concerns ("" = the whole
+    form), and a translatable message."""
+
+    code: str
+    field: str
+    message: str
+
+
+@dataclass(frozen=True)
+class SittingDraft:
+    """A sitting as entered: label, first exam day, the slots (code, start, end: aware
+    datetimes), and the optional entry window, release time and review deadline."""
+
+    label: str
+    first_day: date
+    slots: tuple[tuple[str, datetime, datetime], ...]
+    entry_opens_at: datetime | None = None
+    entry_closes_at: datetime | None = None
+    release_at: datetime | None = None
+    review_closes_at: datetime | None = None
+
+    @property
+    def first_slot_starts_at(self) -> datetime | None:
+        return min((start for _code, start, _end in self.slots), default=None)
+
+    @property
+    def last_slot_ends_at(self) -> datetime | None:
+        return max((end for _code, _start, end in self.slots), default=None)
+
+
+def default_slots(first_day: date, tz: tzinfo) -> tuple[tuple[str, datetime, datetime], ...]:
+    """The four slots of a sitting whose first exam day (a Saturday) is `first_day`."""
+    return tuple(
+        (
+            code,
+            datetime.combine(first_day + timedelta(days=offset), start, tzinfo=tz),
+            datetime.combine(first_day + timedelta(days=offset), end, tzinfo=tz),
+        )
+        for code, offset, start, end in DEFAULT_SLOT_TIMES
+    )
+
+
+def add_working_days(day: date, days: int) -> date:
+    """`day` plus `days` working days (Monday–Friday; public holidays are not known here)."""
+    while days > 0:
+        day += timedelta(days=1)
+        if day.weekday() < 5:
+            days -= 1
+    return day
+
+
+def default_review_closes_at(release_at: datetime, working_days: int, tz: tzinfo) -> datetime:
+    """The review deadline the province policy implies: 17:00 on the `working_days`-th working
+    day after the release day."""
+    day = add_working_days(release_at.astimezone(tz).date(), working_days)
+    return datetime.combine(day, REVIEW_CLOSES_AT, tzinfo=tz)
+
+
+def sitting_problems(draft: SittingDraft, *, tz: tzinfo) -> list[Refusal]:
+    """Everything wrong with a sitting as entered (empty list: acceptable), in form order.
+
+    Codes: SITTING_LABEL_FORMAT (not YYYYMM), SITTING_LABEL_MISMATCH (label is not the first
+    day's year and month), SITTING_SLOTS_INCOMPLETE (not exactly the four slots),
+    SITTING_SLOT_ORDER (a slot ends before it starts), SITTING_SLOT_OVERLAP (a slot starts
+    before the previous one ends), SITTING_FIRST_DAY_MISMATCH (the first slot is not on the
+    first day), SITTING_ENTRY_WINDOW_INCOMPLETE (only one end of the entry window),
+    SITTING_ENTRY_WINDOW_ORDER (opens at or after it closes), SITTING_ENTRY_AFTER_EXAM (closes
+    at or after the first slot starts), SITTING_RELEASE_BEFORE_EXAM_END (release at or before
+    the last slot ends), SITTING_REVIEW_WITHOUT_RELEASE, SITTING_REVIEW_BEFORE_RELEASE
+    (review closes at or before release).
+    """
+    problems: list[Refusal] = []
+    if not _SITTING_LABEL_RE.match(draft.label or ""):
+        problems.append(Refusal("SITTING_LABEL_FORMAT", "label", str(_("考次应为YYYYMM格式(如202610)。"))))
+    elif draft.label != f"{draft.first_day.year}{draft.first_day.month:02d}":
+        problems.append(
+            Refusal(
+                "SITTING_LABEL_MISMATCH",
+                "first_day",
+                str(_("首考日 %(day)s 不在考次 %(label)s 所示的年月内。"))
+                % {"day": draft.first_day.isoformat(), "label": draft.label},
+            )
+        )
+    codes = [code for code, _start, _end in draft.slots]
+    if sorted(codes) != sorted(SLOT_CODES):
+        problems.append(
+            Refusal(
+                "SITTING_SLOTS_INCOMPLETE",
+                "",
+                str(_("考次须有且仅有四个时段: %(codes)s。")) % {"codes": "、".join(SLOT_CODES)},
+            )
+        )
+        return problems
+    by_code = {code: (start, end) for code, start, end in draft.slots}
+    ordered_ok = True
+    for code in SLOT_CODES:
+        start, end = by_code[code]
+        if end <= start:
+            ordered_ok = False
+            problems.append(
+                Refusal(
+                    "SITTING_SLOT_ORDER",
+                    f"{code.lower()}_ends_at",
+                    str(_("%(slot)s 的结束时间须晚于开始时间。")) % {"slot": SLOT_LABELS[code]},
+                )
+            )
+    for previous, code in pairwise(SLOT_CODES):
+        if by_code[code][0] < by_code[previous][1]:
+            ordered_ok = False
+            problems.append(
+                Refusal(
+                    "SITTING_SLOT_OVERLAP",
+                    f"{code.lower()}_starts_at",
+                    str(_("%(slot)s 须在 %(previous)s 结束之后开始。"))
+                    % {"slot": SLOT_LABELS[code], "previous": SLOT_LABELS[previous]},
+                )
+            )
+    first_start = by_code[SLOT_CODES[0]][0]
+    if ordered_ok and first_start.astimezone(tz).date() != draft.first_day:
+        problems.append(
+            Refusal(
+                "SITTING_FIRST_DAY_MISMATCH",
+                "first_day",
+                str(_("首考日须为第一个时段(%(slot)s)的日期 %(day)s。"))
+                % {"slot": SLOT_LABELS[SLOT_CODES[0]], "day": first_start.astimezone(tz).date().isoformat()},
+            )
+        )
+    first_slot = draft.first_slot_starts_at
+    last_slot = draft.last_slot_ends_at
+    assert first_slot is not None and last_slot is not None
+    opens, closes = draft.entry_opens_at, draft.entry_closes_at
+    if (opens is None) != (closes is None):
+        problems.append(
+            Refusal(
+                "SITTING_ENTRY_WINDOW_INCOMPLETE",
+                "entry_closes_at" if closes is None else "entry_opens_at",
+                str(_("报考开始与截止时间须同时填写。")),
+            )
+        )
+    elif opens is not None and closes is not None:
+        if opens >= closes:
+            problems.append(
+                Refusal(
+                    "SITTING_ENTRY_WINDOW_ORDER", "entry_closes_at", str(_("报考截止时间须晚于开始时间。"))
+                )
+            )
+        if closes >= first_slot:
+            problems.append(
+                Refusal(
+                    "SITTING_ENTRY_AFTER_EXAM",
+                    "entry_closes_at",
+                    str(_("报考须在第一个时段开考(%(start)s)之前截止。"))
+                    % {"start": _display(first_slot, tz)},
+                )
+            )
+    release = draft.release_at
+    if release is not None and release <= last_slot:
+        problems.append(
+            Refusal(
+                "SITTING_RELEASE_BEFORE_EXAM_END",
+                "release_at",
+                str(_("成绩发布时间须晚于最后一个时段结束(%(end)s)。")) % {"end": _display(last_slot, tz)},
+            )
+        )
+    review = draft.review_closes_at
+    if review is not None and release is None:
+        problems.append(
+            Refusal("SITTING_REVIEW_WITHOUT_RELEASE", "review_closes_at", str(_("请先设定成绩发布时间。")))
+        )
+    elif review is not None and release is not None and review <= release:
+        problems.append(
+            Refusal(
+                "SITTING_REVIEW_BEFORE_RELEASE",
+                "review_closes_at",
+                str(_("复查截止时间须晚于成绩发布时间。")),
+            )
+        )
+    return problems
+
+
+def sitting_change_problems(
+    before: SittingDraft,
+    after: SittingDraft,
+    *,
+    effective_release_at: datetime | None,
+    now: datetime,
+) -> list[Refusal]:
+    """What may no longer change on an existing sitting (besides `sitting_problems(after)`).
+
+    Codes: SITTING_LABEL_IMMUTABLE (the label is the sitting's name on every record),
+    SITTING_SLOTS_LOCKED (first day and slot times once the first slot has started: the exam
+    happened), SITTING_ENTRY_WINDOW_LOCKED (the opening time once entry has opened — the closing
+    time may still be extended while it is open —, and both once entry has closed),
+    SITTING_RELEASE_LOCKED (the release time once scores are released, i.e.
+    `effective_release_at <= now`: moving or publishing is the publication page's work),
+    SITTING_RELEASE_IN_PAST (a changed release time that is not in the future would publish
+    the scores from this form).
+    """
+    problems: list[Refusal] = []
+    if after.label != before.label:
+        problems.append(Refusal("SITTING_LABEL_IMMUTABLE", "label", str(_("考次创建后不能更改。"))))
+    started = before.first_slot_starts_at is not None and before.first_slot_starts_at <= now
+    if started and (after.first_day != before.first_day or sorted(after.slots) != sorted(before.slots)):
+        problems.append(
+            Refusal("SITTING_SLOTS_LOCKED", "first_day", str(_("该考次已开考,首考日和时段时间不能再更改。")))
+        )
+    opened = before.entry_opens_at is not None and before.entry_opens_at <= now
+    closed = before.entry_closes_at is not None and before.entry_closes_at <= now
+    if closed and (after.entry_opens_at, after.entry_closes_at) != (
+        before.entry_opens_at,
+        before.entry_closes_at,
+    ):
+        problems.append(
+            Refusal(
+                "SITTING_ENTRY_WINDOW_LOCKED", "entry_closes_at", str(_("报考已截止,报考时间不能再更改。"))
+            )
+        )
+    elif opened and after.entry_opens_at != before.entry_opens_at:
+        problems.append(
+            Refusal(
+                "SITTING_ENTRY_WINDOW_LOCKED",
+                "entry_opens_at",
+                str(_("报考已开始,报考开始时间不能再更改(截止时间仍可调整)。")),
+            )
+        )
+    released = effective_release_at is not None and effective_release_at <= now
+    if after.release_at != before.release_at:
+        if released:
+            problems.append(
+                Refusal(
+                    "SITTING_RELEASE_LOCKED",
+                    "release_at",
+                    str(_("该考次成绩已发布,发布时间不能在此更改(请到成绩发布页面办理)。")),
+                )
+            )
+        elif after.release_at is not None and after.release_at <= now:
+            problems.append(
+                Refusal("SITTING_RELEASE_IN_PAST", "release_at", str(_("发布时间须晚于当前时间。")))
+            )
+    return problems
+
+
+def new_sitting_problems(draft: SittingDraft, *, now: datetime) -> list[Refusal]:
+    """A new sitting's release time must be in the future (SITTING_RELEASE_IN_PAST): a time
+    already past would publish its scores the moment they are recorded."""
+    if draft.release_at is not None and draft.release_at <= now:
+        return [Refusal("SITTING_RELEASE_IN_PAST", "release_at", str(_("发布时间须晚于当前时间。")))]
+    return []
+
+
+def _display(instant: datetime, tz: tzinfo) -> str:
+    return instant.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+
+@dataclass(frozen=True)
+class PlanCourses:
+    """The courses of one plan, for clash detection: a label for people, the course codes, and
+    the (theory, practice) pairs of its practice parts."""
+
+    label: str
+    codes: frozenset[str]
+    pairs: frozenset[tuple[str, str]] = frozenset()
+
+
+CLASH_PLAN = "plan"
+CLASH_PAIR = "pair"
+
+
+@dataclass(frozen=True)
+class Clash:
+    """Two courses in one slot that a candidate of each listed plan might need to sit.
+
+    `kind` is "pair" when the two are a theory course and its own practice part (in some
+    plan), else "plan".
+    """
+
+    slot: str
+    courses: tuple[str, str]
+    plans: tuple[str, ...]
+    kind: str
+
+
+def timetable_clashes(
+    assignment: Mapping[str, str],
+    plans: Sequence[PlanCourses],
+    *,
+    involving: Iterable[str] | None = None,
+) -> list[Clash]:
+    """Clashes of a timetable (course code → slot code): two courses of the same plan in the
+    same slot (a candidate of that plan could not sit both). One `Clash` per pair of courses,
+    listing every plan that has both (in the order of `plans`); with `involving`, only clashes
+    in which at least one of those courses takes part. Sorted by slot (SAT_AM … SUN_PM), then
+    by course codes.
+    """
+    only = set(involving) if involving is not None else None
+    by_slot: dict[str, list[str]] = {}
+    for code, slot in assignment.items():
+        by_slot.setdefault(slot, []).append(code)
+    found: dict[tuple[str, tuple[str, str]], tuple[list[str], bool]] = {}
+    for plan in plans:
+        for slot, codes in by_slot.items():
+            mine = sorted(code for code in codes if code in plan.codes)
+            for first, second in combinations(mine, 2):
+                if only is not None and first not in only and second not in only:
+                    continue
+                labels, _paired = found.setdefault((slot, (first, second)), ([], False))
+                if plan.label not in labels:
+                    labels.append(plan.label)
+                if (first, second) in plan.pairs or (second, first) in plan.pairs:
+                    found[(slot, (first, second))] = (labels, True)
+    order = {code: index for index, code in enumerate(SLOT_CODES)}
+    return [
+        Clash(slot, courses, tuple(labels), CLASH_PAIR if paired else CLASH_PLAN)
+        for (slot, courses), (labels, paired) in sorted(
+            found.items(), key=lambda item: (order.get(item[0][0], len(order)), item[0][0], item[0][1])
+        )
+    ]
