@@ -243,3 +243,10 @@ CELERY_BEAT_SCHEDULE = {
     **globals().get("CELERY_BEAT_SCHEDULE", {}),
     "scores-release-due-sittings": {"task": "zikao.scores.tasks.release_due_sittings", "schedule": 60.0},
 }
+
+# --- admission tickets and exam PDFs ---
+# A TrueType font to embed in PDFs (else the built-in STSong-Light CID font, shown by every viewer).
+ZIKAO_PDF_FONT_PATH = os.environ.get("ZIKAO_PDF_FONT_PATH", "")
+# Base URL of the office site printed in ticket QR codes (e.g. https://office.example.cn); empty:
+# the address the ticket was downloaded from.
+ZIKAO_TICKET_CHECK_BASE_URL = os.environ.get("ZIKAO_TICKET_CHECK_BASE_URL", "")

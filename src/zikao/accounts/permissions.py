@@ -31,6 +31,7 @@ class Role:
     RECORD_CLERK = "record_clerk"
     CONDUCT_OFFICER = "conduct_officer"
     REGISTRATION_CLERK = "registration_clerk"
+    EXAM_AFFAIRS = "exam_affairs"
     AUDITOR = "auditor"
     READ_ONLY = "read_only"
 
@@ -42,6 +43,7 @@ ROLE_LABELS = {
     Role.RECORD_CLERK: _("考籍管理员"),
     Role.CONDUCT_OFFICER: _("违规处理员"),
     Role.REGISTRATION_CLERK: _("报名审核员"),
+    Role.EXAM_AFFAIRS: _("考务管理员"),
     Role.AUDITOR: _("审计员"),
     Role.READ_ONLY: _("只读查询"),
 }
@@ -105,6 +107,9 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     ),
     Role.REGISTRATION_CLERK: frozenset(
         {Perm.REGISTRATION_CONFIRM, Perm.RECORDS_VIEW, Perm.RECORDS_VIEW_FULL_ID, Perm.CATALOG_VIEW}
+    ),
+    Role.EXAM_AFFAIRS: frozenset(
+        {Perm.ENTRIES_MANAGE, Perm.CATALOG_VIEW, Perm.RECORDS_VIEW, Perm.REPORTS_VIEW}
     ),
     Role.AUDITOR: frozenset({Perm.AUDIT_VIEW, Perm.AUDIT_EXPORT, Perm.RECORDS_VIEW, Perm.REPORTS_VIEW}),
     Role.READ_ONLY: frozenset(

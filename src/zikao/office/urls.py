@@ -16,4 +16,5 @@ urlpatterns = [
     path("records/", include("zikao.office.urls_records")),  # candidate records, requests, merge
     path("audit/", include("zikao.office.urls_audit")),  # audit trail viewer and export
     path("reports/", include("zikao.office.urls_reports")),  # per-sitting statistics
+    path("entries/", include("zikao.office.urls_entries")),
 ]
