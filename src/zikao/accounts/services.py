@@ -669,3 +669,74 @@ def password_reset_complete(*, actor: Actor, challenge: str, new_password: str) 
             after={"must_change_password": False, "session_epoch": account.session_epoch},
         )
     return candidate
+
+
+# --- office: password back to the first password (issue 4, record administration) ---------------
+
+
+def candidate_password_reset_to_default(*, actor: Actor, candidate: Candidate) -> CandidateAccount:
+    """The office puts the candidate's password back to the first password (birth date YYYYMMDD).
+
+    For a candidate at the counter who cannot use the SMS reset (no phone bound, phone lost).
+    The own password hash is cleared (empty = first password in force), the password must be
+    changed at the next sign-in, the lock and failure counter are cleared, and every session and
+    API token ends (the epoch moves on; tokens are revoked). Refuses PERMISSION_DENIED (403)
+    without `records.change`, NOT_FOUND for a record outside the staff user's scope, and
+    PASSWORD_RESET_RECORD_CLOSED (409) for a merged record (it can no longer sign in).
+    One `account.password_reset_by_office` event.
+    """
+    from zikao.accounts.permissions import Perm, PermissionDenied, require_candidate_in_scope, require_perm
+
+    if actor.kind != "staff" or actor.user is None:
+        raise PermissionDenied(Perm.RECORDS_CHANGE)
+    require_perm(actor.user, Perm.RECORDS_CHANGE)
+    require_candidate_in_scope(actor.user, candidate)
+    with transaction.atomic():
+        current = Candidate.objects.select_for_update().get(pk=candidate.pk)
+        if current.status == Candidate.Status.MERGED:
+            error = DomainError(
+                "PASSWORD_RESET_RECORD_CLOSED", _("该准考证号已合并撤销，不能登录，无需重置密码。")
+            )
+            error.status = 409
+            raise error
+        account = _get_or_create_account(current)
+        now = clock.now()
+        before = {
+            "first_password_in_force": not account.password_hash,
+            "must_change_password": account.must_change_password,
+            "locked": rules.is_locked(account.locked_until, now),
+            "session_epoch": account.session_epoch,
+        }
+        account.password_hash = ""
+        account.must_change_password = True
+        account.failed_count = 0
+        account.locked_until = None
+        account.password_changed_at = now
+        account.session_epoch += 1
+        account.save(
+            update_fields=[
+                "password_hash",
+                "must_change_password",
+                "failed_count",
+                "locked_until",
+                "password_changed_at",
+                "session_epoch",
+            ]
+        )
+        revoked = _revoke_tokens(current)
+        audit_record(
+            actor=actor,
+            event_type="account.password_reset_by_office",
+            subject=account,
+            candidate=current,
+            before=before,
+            after={
+                "first_password_in_force": True,
+                "must_change_password": True,
+                "locked": False,
+                "session_epoch": account.session_epoch,
+                "tokens_revoked": revoked,
+            },
+        )
+    candidate.account = account
+    return account
