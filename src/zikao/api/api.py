@@ -65,3 +65,4 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
 api.add_router("/me", "zikao.api.routers.records.router", tags=["records (成绩与考籍)"])
 api.add_router("/auth", "zikao.api.routers.auth.router", tags=["auth (登录与账户)"])
 api.add_router("/me", "zikao.api.routers.auth.me_router", tags=["account (个人信息)"])
+api.add_router("/me/entries", "zikao.api.routers.entries.router", tags=["entries (报考)"])

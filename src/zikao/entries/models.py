@@ -249,6 +249,36 @@ class Entry(models.Model):
         return f"{self.sitting_id}:{self.candidate_id}:{self.course_id}"
 
 
+class EntrySubmission(models.Model):
+    """One entry request a candidate submitted (enter courses, or swap courses) with the client's
+    idempotency key: the same key again returns the same entries and writes nothing.
+
+    Only successful submissions are kept (a refused one wrote nothing, so it may be retried);
+    `request` is the normalised request, so a key reused for a different request is refused.
+    """
+
+    class Kind(models.TextChoices):
+        CREATE = "create", _("报考")
+        CHANGE = "change", _("改报")
+
+    candidate = models.ForeignKey("candidates.Candidate", on_delete=models.PROTECT, related_name="+")
+    sitting = models.ForeignKey("catalog.Sitting", on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    idempotency_key = models.CharField(max_length=64)
+    request = models.JSONField()
+    entries = models.ManyToManyField(Entry, related_name="submissions")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["candidate", "idempotency_key"], name="entry_submission_key_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"submission:{self.candidate_id}:{self.idempotency_key}"
+
+
 class AllocationRun(models.Model):
     """One run of seat allocation for a sitting: deterministic, re-runnable; its report kept."""
 

@@ -10,5 +10,6 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("", include("zikao.portal.urls_auth")),
     path("", include("zikao.portal.urls_records")),
+    path("", include("zikao.portal.urls_entries")),
     path("", include("zikao.portal.urls_tickets")),
 ]
