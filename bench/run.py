@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHES = ["plan_engine.py", "demo_build.py", "release_hour.py"]
+BENCHES = ["plan_engine.py", "demo_build.py", "release_hour.py", "entry_window.py", "score_import.py"]
 
 
 def main() -> int:

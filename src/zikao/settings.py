@@ -228,14 +228,6 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
-# --- staff auth (office sign-in, second factor, Django admin) ---
-# Staff sign-in: failures (wrong password or TOTP code) before a lock, and the lock's length.
-ZIKAO_STAFF_LOGIN_MAX_FAILURES = int(os.environ.get("ZIKAO_STAFF_LOGIN_MAX_FAILURES", "5"))
-ZIKAO_STAFF_LOCK_MINUTES = int(os.environ.get("ZIKAO_STAFF_LOCK_MINUTES", "30"))
-# Name shown in authenticator apps next to the username; the TOTP key is never shown in the admin.
-OTP_TOTP_ISSUER = os.environ.get("ZIKAO_TOTP_ISSUER", f"{ZIKAO_PROVINCE_NAME}自考后台")
-OTP_ADMIN_HIDE_SENSITIVE_DATA = True
-
 # --- scores publication ---------------------------------------------------------------------
 # Celery beat (when a broker is configured): record due releases every minute. Bookkeeping
 # only: candidates see scores at the release instant whether or not this ever runs.
@@ -244,6 +236,53 @@ CELERY_BEAT_SCHEDULE = {
     "scores-release-due-sittings": {"task": "zikao.scores.tasks.release_due_sittings", "schedule": 60.0},
 }
 
+# --- staff auth (office sign-in, second factor, Django admin) ---
+# Staff sign-in: failures (wrong password or TOTP code) before a lock, and the lock's length.
+ZIKAO_STAFF_LOGIN_MAX_FAILURES = int(os.environ.get("ZIKAO_STAFF_LOGIN_MAX_FAILURES", "5"))
+ZIKAO_STAFF_LOCK_MINUTES = int(os.environ.get("ZIKAO_STAFF_LOCK_MINUTES", "30"))
+# Name shown in authenticator apps next to the username; the TOTP key is never shown in the admin.
+OTP_TOTP_ISSUER = os.environ.get("ZIKAO_TOTP_ISSUER", f"{ZIKAO_PROVINCE_NAME}自考后台")
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+
+# --- score import ---------------------------------------------------------------------------
+# How an import run started from the office pages is executed: "celery" (a worker; the default
+# when CELERY_BROKER_URL is set), "thread" (in the web process, the default without a broker)
+# or "inline" (inside the request: tests only). Largest file accepted, in bytes.
+ZIKAO_SCORE_IMPORT_RUNNER = os.environ.get("ZIKAO_SCORE_IMPORT_RUNNER", "")
+ZIKAO_SCORE_IMPORT_MAX_BYTES = int(os.environ.get("ZIKAO_SCORE_IMPORT_MAX_BYTES", str(1 << 30)))
+# PostgreSQL memory for the import's joins and sorts (SET LOCAL inside the import only).
+ZIKAO_SCORE_IMPORT_WORK_MEM = os.environ.get("ZIKAO_SCORE_IMPORT_WORK_MEM", "256MB")
+# PostgreSQL: the commit loads the valid rows with COPY in batches of this many rows; pending
+# foreign-key checks run after each batch.
+ZIKAO_SCORE_IMPORT_BATCH_ROWS = int(os.environ.get("ZIKAO_SCORE_IMPORT_BATCH_ROWS", "500000"))
+
+# --- payments ---
+# The payment provider (dotted path to a zikao.entries.providers.PaymentProvider). The default
+# is the simulated provider (模拟支付), which only works with ZIKAO_PAYMENT_SIM_ENABLED (default:
+# DEBUG), so a production site without a real provider cannot be "paid" for free.
+ZIKAO_PAYMENT_PROVIDER = os.environ.get(
+    "ZIKAO_PAYMENT_PROVIDER", "zikao.entries.providers.simulated.SimulatedProvider"
+)
+ZIKAO_PAYMENT_SIM_ENABLED = env_bool("ZIKAO_PAYMENT_SIM_ENABLED", DEBUG)
+# HMAC-SHA256 key of the simulated provider's callbacks and cashier links (derived from
+# SECRET_KEY unless set).
+ZIKAO_PAYMENT_SIM_SECRET = (
+    os.environ.get("ZIKAO_PAYMENT_SIM_SECRET", "")
+    or __import__("hmac").new(SECRET_KEY.encode(), b"zikao.payments.simulated", "sha256").hexdigest()
+)
+# How its callbacks travel: "celery" (default with a broker), "thread" (default without one),
+# "inline", or "manual" (tests). Seconds before a callback is sent (the "asynchronous" part),
+# and how old a signed callback may be before it is refused as a replay.
+ZIKAO_PAYMENT_SIM_DELIVERY = os.environ.get("ZIKAO_PAYMENT_SIM_DELIVERY", "")
+ZIKAO_PAYMENT_SIM_DELAY_SECONDS = float(os.environ.get("ZIKAO_PAYMENT_SIM_DELAY_SECONDS", "1.5"))
+ZIKAO_PAYMENT_SIM_TOLERANCE_SECONDS = int(os.environ.get("ZIKAO_PAYMENT_SIM_TOLERANCE_SECONDS", "300"))
+# POST callbacks to this URL (e.g. http://127.0.0.1:8000/pay/notify/sim/) instead of in-process.
+ZIKAO_PAYMENT_SIM_NOTIFY_URL = os.environ.get("ZIKAO_PAYMENT_SIM_NOTIFY_URL", "")
+# Celery beat: release lapsed payment holds (and expire orders) every minute.
+CELERY_BEAT_SCHEDULE = {
+    **globals().get("CELERY_BEAT_SCHEDULE", {}),
+    "entries-expire-holds": {"task": "zikao.entries.tasks.expire_entry_holds", "schedule": 60.0},
+}
 # --- admission tickets and exam PDFs ---
 # A TrueType font to embed in PDFs (else the built-in STSong-Light CID font, shown by every viewer).
 ZIKAO_PDF_FONT_PATH = os.environ.get("ZIKAO_PDF_FONT_PATH", "")

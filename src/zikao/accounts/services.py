@@ -172,6 +172,11 @@ def candidate_number_lookup(
                 result = LookupResult("pre_registration_no", found.pre_registration_no)
             elif not pre_registration:
                 result = LookupResult("candidate_no", found.candidate_no)
+        elif pre_registration and number and name:  # a pending online registration (新生报名)
+            from zikao.candidates.registration_selectors import pending_pre_registration_no
+
+            pending = pending_pre_registration_no(number, name)
+            result = LookupResult("pre_registration_no", pending) if pending else None
         outcome = "found" if result is not None else "no_match"
     except RateLimited:
         outcome = "rate_limited"

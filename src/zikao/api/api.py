@@ -66,3 +66,5 @@ api.add_router("/me", "zikao.api.routers.records.router", tags=["records (成绩
 api.add_router("/auth", "zikao.api.routers.auth.router", tags=["auth (登录与账户)"])
 api.add_router("/me", "zikao.api.routers.auth.me_router", tags=["account (个人信息)"])
 api.add_router("/me/entries", "zikao.api.routers.entries.router", tags=["entries (报考)"])
+api.add_router("/me/payments", "zikao.api.routers.payments.router", tags=["payments (缴费)"])
+api.add_router("/registration", "zikao.api.routers.registration.router", tags=["registration (新生报名)"])

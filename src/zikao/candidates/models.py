@@ -166,3 +166,120 @@ class ProfileChangeRequest(models.Model):
         if self.field == self.Field.NAME:
             return mask_name(self.new_value)
         return self.new_value[:4] + "-**-**" if self.new_value else ""
+
+
+# --- new candidate registration (新生报名, issue 5) -------------------------------------------------
+
+
+class Registration(models.Model):
+    """网上预报名: a person's online pre-registration, before a county office confirms identity.
+
+    Holds personal data (ID number, phone, address, photo and proof documents). The documents
+    live in `RegistrationDocument` (files under MEDIA_ROOT/registrations/, never served directly).
+    At most one open (submitted) registration per person (document type + number); a confirmed
+    registration links the Candidate created with the issued number.
+    """
+
+    class Status(models.TextChoices):
+        SUBMITTED = "submitted", _("待确认")
+        CONFIRMED = "confirmed", _("已确认")
+        REJECTED = "rejected", _("未通过")
+        WITHDRAWN = "withdrawn", _("已撤回")
+
+    class ResidenceBasis(models.TextChoices):
+        HOUSEHOLD = "household", _("本省户籍")
+        RESIDENCE_PERMIT = "residence_permit", _("居住证")
+        SOCIAL_INSURANCE = "social_insurance", _("社保缴纳证明")
+
+    pre_registration_no = models.CharField(max_length=16, unique=True)
+    id_type = models.CharField(max_length=20, choices=IdType.choices, default=IdType.RESIDENT_ID)
+    id_number = models.CharField(max_length=20)
+    name = models.CharField(max_length=50)
+    gender = models.CharField(max_length=1, choices=Gender.choices)
+    birth_date = models.DateField()
+    phone = models.CharField(max_length=20)
+    address = models.CharField(max_length=200)
+    household_region = models.CharField(max_length=6, blank=True, help_text=_("户籍所在地区码"))
+    residence_basis = models.CharField(max_length=20, choices=ResidenceBasis.choices)
+    prior_education = models.CharField(
+        max_length=16, choices=PriorEducation.choices, default=PriorEducation.NONE
+    )
+    prior_diploma_no = models.CharField(max_length=40, blank=True)
+    work_unit = models.CharField(max_length=100, blank=True)
+    major = models.ForeignKey("catalog.Major", on_delete=models.PROTECT, related_name="+")
+    exam_area = models.ForeignKey("accounts.Office", on_delete=models.PROTECT, related_name="registrations")
+    pledge_accepted_at = models.DateTimeField()
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.SUBMITTED)
+    submitted_at = models.DateTimeField()
+    submitted_ip = models.GenericIPAddressField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    decision_note = models.CharField(max_length=500, blank=True)
+    candidate = models.OneToOneField(
+        Candidate, null=True, blank=True, on_delete=models.PROTECT, related_name="registration"
+    )
+
+    class Meta:
+        ordering = ["submitted_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["id_type", "id_number"],
+                condition=models.Q(status="submitted"),
+                name="registration_one_open_per_person",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(status="confirmed", candidate__isnull=False)
+                | (~models.Q(status="confirmed") & models.Q(candidate__isnull=True)),
+                name="registration_confirmed_iff_candidate",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["exam_area", "status", "submitted_at"]),
+            models.Index(fields=["id_number"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.pre_registration_no} {mask_name(self.name)} {mask_id_number(self.id_number)}"
+
+    def __repr__(self) -> str:
+        return f"<Registration {self}>"
+
+    @property
+    def masked_id_number(self) -> str:
+        return mask_id_number(self.id_number)
+
+
+class RegistrationDocument(models.Model):
+    """A file uploaded with a registration: the photo, a residence proof or a work proof.
+
+    Personal data. `path` is relative to MEDIA_ROOT (registrations/<random>.<ext>): the name
+    is random and says nothing about the person; `sha256` fingerprints the stored bytes.
+    """
+
+    class Kind(models.TextChoices):
+        PHOTO = "photo", _("证件照片")
+        RESIDENCE_PROOF = "residence_proof", _("居住证明")
+        WORK_PROOF = "work_proof", _("从业证明")
+
+    registration = models.ForeignKey(Registration, on_delete=models.PROTECT, related_name="documents")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    path = models.CharField(max_length=200, unique=True)
+    content_type = models.CharField(max_length=50)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    uploaded_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["registration", "kind"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["registration", "kind"], name="registration_document_once_per_kind"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.registration_id}:{self.kind}"

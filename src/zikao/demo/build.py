@@ -39,6 +39,7 @@ from zikao.core.numbers import candidate_no_prefix, make_certificate_no
 from zikao.credits.models import Exemption, TransferIn, TransferInCourse, TransferOut
 from zikao.demo import people
 from zikao.demo.bulk import IdBlock, TableWriter, deferred_indexes, reset_sequences
+from zikao.demo.entry_setup import entry_setup
 from zikao.demo.history import (
     ABSENT,
     VOID,
@@ -84,6 +85,7 @@ DEMO_STAFF_ROLES = {
         Role.CONDUCT_OFFICER,
         Role.REGISTRATION_CLERK,
         Role.AUDITOR,
+        Role.EXAM_AFFAIRS,
     ),
     "nanjing": (Role.STAFF_ADMIN, Role.RECORD_CLERK, Role.CONDUCT_OFFICER, Role.AUDITOR, Role.READ_ONLY),
     "xuanwu": (Role.RECORD_CLERK, Role.REGISTRATION_CLERK, Role.CONDUCT_OFFICER),
@@ -1119,6 +1121,7 @@ def build_province(options: BuildOptions, log: Callable[[str], None]) -> BuildRe
         )
         latest.save(update_fields=["release_at", "review_closes_at"])
         result.latest_release_at = latest.release_at
+        entry_setup(plans=plans, offices=offices, staff_username=DEMO_STAFF[0][0], log=log)
         result.counts = dict(factory.counts)
         result.counts["offices"] = len(offices)
         result.counts["sittings"] = len(sittings.ids)

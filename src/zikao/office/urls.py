@@ -17,4 +17,5 @@ urlpatterns = [
     path("audit/", include("zikao.office.urls_audit")),  # audit trail viewer and export
     path("reports/", include("zikao.office.urls_reports")),  # per-sitting statistics
     path("entries/", include("zikao.office.urls_entries")),
+    path("registrations/", include("zikao.office.urls_registration")),
 ]

@@ -11,5 +11,7 @@ urlpatterns = [
     path("", include("zikao.portal.urls_auth")),
     path("", include("zikao.portal.urls_records")),
     path("", include("zikao.portal.urls_entries")),
+    path("", include("zikao.portal.urls_payments")),
     path("", include("zikao.portal.urls_tickets")),
+    path("", include("zikao.portal.urls_registration")),
 ]

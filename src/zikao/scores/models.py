@@ -175,3 +175,84 @@ class ScoreCorrection(models.Model):
 
     def __str__(self) -> str:
         return f"correction:{self.pk} score:{self.score_id} {self.status}"
+
+
+class ScoreImport(models.Model):
+    """成绩导入: one file of a marking centre (评卷中心) for one sitting, stored privately.
+
+    The exact bytes are kept under MEDIA_ROOT/imports (never served) with their SHA-256 and
+    uploader; the same bytes for the same sitting are one import (uploading them again finds
+    this row and changes nothing). A run either checks the file (dry run: every row validated
+    and reported, no score written) or commits it (all valid rows in one transaction, or none).
+    `phase`, `rows_done` and `rows_total` are the progress of the run in flight, written by the
+    worker while it runs; the counts and `error_counts` / `sample_errors` describe the last
+    finished run, and `failed_rows_name` is the downloadable file of its failed rows.
+    The file holds personal data (candidate numbers and results).
+    """
+
+    class State(models.TextChoices):
+        UPLOADED = "uploaded", _("已上传")
+        QUEUED = "queued", _("排队中")
+        RUNNING = "running", _("处理中")
+        CHECKED = "checked", _("已校验")
+        COMMITTED = "committed", _("已导入")
+        FAILED = "failed", _("失败")
+
+    class Run(models.TextChoices):
+        CHECK = "check", _("校验（试运行）")
+        COMMIT = "commit", _("正式导入")
+
+    class Phase(models.TextChoices):
+        NONE = "", _("—")
+        LOADING = "loading", _("读取文件")
+        VALIDATING = "validating", _("逐行校验")
+        REPORTING = "reporting", _("生成报告")
+        COMMITTING = "committing", _("写入成绩")
+
+    sitting = models.ForeignKey("catalog.Sitting", on_delete=models.PROTECT, related_name="score_imports")
+    original_name = models.CharField(max_length=255)
+    stored_name = models.CharField(max_length=255, help_text=_("相对于MEDIA_ROOT的存储路径"))
+    sha256 = models.CharField(max_length=64)
+    size = models.BigIntegerField()
+    file_format = models.CharField(max_length=8, blank=True)
+    replace_unpublished = models.BooleanField(
+        default=False, help_text=_("替换发布前已有的不同成绩（原成绩保留为历史版本）")
+    )
+    state = models.CharField(max_length=12, choices=State.choices, default=State.UPLOADED)
+    run = models.CharField(max_length=8, choices=Run.choices, blank=True)
+    phase = models.CharField(max_length=12, choices=Phase.choices, blank=True)
+    rows_total = models.BigIntegerField(default=0)
+    rows_done = models.BigIntegerField(default=0)
+    rows_valid = models.BigIntegerField(null=True, blank=True)
+    rows_failed = models.BigIntegerField(null=True, blank=True)
+    rows_new = models.BigIntegerField(null=True, blank=True)
+    rows_unchanged = models.BigIntegerField(null=True, blank=True)
+    rows_replaced = models.BigIntegerField(null=True, blank=True)
+    error_counts = models.JSONField(default=dict, blank=True)
+    sample_errors = models.JSONField(default=list, blank=True)
+    failed_rows_name = models.CharField(max_length=255, blank=True)
+    error_code = models.CharField(max_length=40, blank=True)
+    error_message = models.TextField(blank=True)
+    created_at = models.DateTimeField()
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    committed_at = models.DateTimeField(null=True, blank=True)
+    committed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["sitting", "sha256"], name="score_import_file_once_per_sitting"),
+        ]
+
+    def __str__(self) -> str:
+        return f"score-import:{self.pk}:{self.sitting_id}:{self.sha256[:12]}"
