@@ -121,7 +121,9 @@ if REDIS_URL:
             "KEY_PREFIX": "zikao",
         }
     }
-    SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+    # Django's cache store plus a session → candidate pointer: one Redis round trip per page
+    # (accounts.session_cache, docs/decisions/0005).
+    SESSION_ENGINE = "zikao.accounts.session_cache"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "zikao"}}
     SESSION_ENGINE = "django.contrib.sessions.backends.db"

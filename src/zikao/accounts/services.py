@@ -116,6 +116,11 @@ def _verify(candidate: Candidate | None, account: CandidateAccount | None, passw
 
 def _get_or_create_account(candidate: Candidate) -> CandidateAccount:
     """The account row, locked for update (created with the first password in force)."""
+    # Nearly every sign-in has the row already: lock it in one query (release-hour logins).
+    account = CandidateAccount.objects.select_for_update().filter(candidate=candidate).first()
+    if account is not None:
+        candidate.account = account
+        return account
     try:
         with transaction.atomic():
             CandidateAccount.objects.get_or_create(candidate=candidate, defaults={"created_at": clock.now()})
@@ -312,7 +317,8 @@ def candidate_login(*, actor: Actor, identifier: str, password: str, channel: st
 
 
 def _audit_login(actor: Actor, candidate: Candidate | None, outcome: str, masked: str, channel: str) -> None:
-    with transaction.atomic():
+    # Inside the sign-in's transaction no savepoint is needed: a failed insert fails it all.
+    with transaction.atomic(savepoint=False):
         audit_record(
             actor=Actor.candidate(candidate, ip=actor.ip) if candidate and outcome == "success" else actor,
             event_type="account.login" if outcome == "success" else "account.login_failed",

@@ -22,19 +22,38 @@ under the candidate's version token, which every save of a token (issue, revoke)
 Writes made behind the models' back (`QuerySet.update()` of these tables, as
 `accounts.services._revoke_tokens` does) must call `account_changed(candidate_id)` themselves;
 rebuilding the database behind a living Redis needs a cache flush (as for `scores.cache`).
+
+**One round trip per request** (docs/decisions/0005). A front door may ask for more keys of the
+same candidate with its sign-in check (`Prefetch`: the keys of a cached page, see
+`scores.cache.rendered_prefetch`). On Redis, a small Lua script reads the session (or the
+token's entry), the candidate id it belongs to and every per-candidate key in one round trip.
+The candidate id comes from a *pointer* key (session key or token digest → candidate id),
+written when the session is saved or the token's entry cached. A pointer is only a hint: the
+values fetched with it are used only when the session (or token entry) read in the same round
+trip names the same candidate; a missing or wrong pointer costs a second round trip, never a
+wrong answer. Sessions live in the `SessionStore` of this module (Django's cache store, plus
+the pointer) when `REDIS_URL` is set; elsewhere the same code runs with plain `get_many` calls.
 """
 
 from __future__ import annotations
 
 import secrets
+import threading
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.core.cache import cache
+from django.conf import settings
+from django.contrib.sessions.backends.cache import SessionStore as CacheSessionStore
+from django.core.cache import cache, caches
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
+from django.utils.functional import SimpleLazyObject
+from django_redis.exceptions import CompressorError
+from redis.exceptions import ResponseError
 
 from zikao.accounts.models import ApiToken, CandidateAccount
 from zikao.accounts.selectors import token_digest
@@ -45,16 +64,254 @@ _PREFIX = "zikao:auth:v1"
 _TIMEOUT = 3600  # seconds; only frees memory: validity comes from the version token
 
 
-def _version_key(candidate_id: int) -> str:
+def _version_key(candidate_id: int | str) -> str:
     return f"{_PREFIX}:v:{candidate_id}"
 
 
-def _state_key(candidate_id: int) -> str:
+def _state_key(candidate_id: int | str) -> str:
     return f"{_PREFIX}:s:{candidate_id}"
 
 
 def _token_key(digest: str) -> str:
     return f"{_PREFIX}:t:{digest}"
+
+
+def _token_pointer_key(digest: str) -> str:
+    return f"{_PREFIX}:tc:{digest}"
+
+
+def _session_pointer_key(session_key: str) -> str:
+    return f"{_PREFIX}:sc:{session_key}"
+
+
+CID = "{cid}"  # the candidate id's placeholder in key templates (the same in scores.cache)
+SESSION_KEY = "zikao_candidate"  # the portal's session entry: {"id": candidate id, "epoch": n}
+
+
+@dataclass(frozen=True)
+class Prefetch:
+    """Cache keys a front door wants read together with the sign-in check: `fixed` keys and
+    `templates` in which `CID` stands for the signed-in candidate's id."""
+
+    fixed: tuple[str, ...] = ()
+    templates: tuple[str, ...] = ()
+
+
+# --- one round trip ------------------------------------------------------------------------------
+
+# KEYS: the pointer, then fixed keys; ARGV: key templates with {cid}. Returns the values of KEYS,
+# then (only when the pointer holds a candidate id) those of the templates filled with it.
+_FETCH_LUA = """
+local values = redis.call('MGET', unpack(KEYS))
+local cid = values[1]
+if cid and #ARGV > 0 and string.match(cid, '^%d+$') then
+  local keys = {}
+  for i = 1, #ARGV do keys[i] = (string.gsub(ARGV[i], '{cid}', cid)) end
+  local more = redis.call('MGET', unpack(keys))
+  for i = 1, #more do values[#values + 1] = more[i] end
+end
+return values
+"""
+
+_scripts: dict[int, Any] = {}
+_local = threading.local()
+
+
+def _redis_backend() -> Any | None:
+    """The default cache if it is django-redis (the Lua path), else None (plain get_many)."""
+    backend = caches["default"]
+    try:
+        from django_redis.cache import RedisCache
+    except ImportError:  # pragma: no cover - django-redis is a dependency
+        return None
+    return backend if isinstance(backend, RedisCache) else None
+
+
+def _script(backend: Any) -> Any:
+    client = backend.client.get_client(write=False)
+    script = _scripts.get(id(client))
+    if script is None or script.registered_client is not client:
+        script = _scripts[id(client)] = client.register_script(_FETCH_LUA)
+    return script, client
+
+
+def _eval(backend: Any, keys: list[Any], args: list[Any]) -> list[Any]:
+    """EVALSHA of the fetch script on a connection this thread keeps (redis-py's client adds
+    about twice the script's own cost per call in pool, retry and callback layers). Anything
+    unusual (no connection yet, an error, a lost script) goes through redis-py's own path."""
+    script, client = _script(backend)
+    conn = getattr(_local, "conn", None)
+    if conn is None or getattr(_local, "client", None) is not client:
+        conn = _local.conn = client.connection_pool.get_connection()
+        _local.client = client
+    try:
+        conn.send_command("EVALSHA", script.sha, len(keys), *keys, *args)
+        return conn.read_response()
+    except ResponseError:  # the reply was read (e.g. NOSCRIPT after a restart): the connection is fine
+        pass
+    except Exception:
+        _local.conn = None
+        conn.disconnect()
+        client.connection_pool.release(conn)
+    return script(keys=keys, args=args, client=client)
+
+
+def _decoder(backend: Any) -> Callable[[bytes], Any]:
+    """django-redis's `decode` without its first try of int() on every value (a failed int()
+    of a cached page formats the whole page into the exception message). Integers are stored
+    as their digits, everything else through the configured serializer and compressor."""
+    client = backend.client
+    serializer, compressor = getattr(client, "_serializer", None), getattr(client, "_compressor", None)
+    if serializer is None or compressor is None:
+        return client.decode
+
+    def decode(raw: bytes) -> Any:
+        if raw.isdigit() or (raw[:1] == b"-" and raw[1:].isdigit()):
+            return int(raw)
+        with suppress(CompressorError):
+            raw = compressor.decompress(raw)
+        return serializer.loads(raw)
+
+    return decode
+
+
+_key_makers: dict[int, Callable[[str], str]] = {}
+
+
+def _key_maker(backend: Any) -> Callable[[str], str]:
+    """django-redis's `make_key` as one string concatenation when the key function is the
+    usual prefix:version:key (checked once per cache), else `make_key` itself."""
+    maker = _key_makers.get(id(backend))
+    if maker is None:
+        make_key = backend.client.make_key
+        head, _, tail = str(make_key("\x00")).partition("\x00")
+        probe = "zikao-key-probe"
+        if str(make_key(probe)) == f"{head}{probe}{tail}":
+            maker = _key_makers[id(backend)] = lambda key: f"{head}{key}{tail}"
+        else:
+            maker = _key_makers[id(backend)] = lambda key: str(make_key(key))
+    return maker
+
+
+def _fill(template: str, candidate_id: int) -> str:
+    return template.replace(CID, str(candidate_id))
+
+
+def _as_candidate_id(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _fetch(pointer: str, fixed: list[str], templates: list[str]) -> tuple[int | None, dict[str, Any]]:
+    """The values of `pointer` and `fixed`, and, when `pointer` holds a candidate id, of the
+    `templates` filled with it: one round trip on Redis, at most two otherwise. Every key asked
+    for and answered is in the result (None when absent)."""
+    keys = [pointer, *fixed]
+    backend = _redis_backend()
+    if backend is not None:
+        make_key = _key_maker(backend)
+        raw = _eval(backend, [make_key(k) for k in keys], [make_key(t) for t in templates])
+        decode = _decoder(backend)
+        values = [None if r is None else decode(r) for r in raw]
+        found = dict(zip(keys, values[: len(keys)], strict=True))
+        candidate_id = _as_candidate_id(found[pointer])
+        if candidate_id is not None and len(values) == len(keys) + len(templates):
+            filled = [_fill(t, candidate_id) for t in templates]
+            found.update(zip(filled, values[len(keys) :], strict=True))
+        return candidate_id, found
+    got = cache.get_many(keys)
+    found = {k: got.get(k) for k in keys}
+    candidate_id = _as_candidate_id(found[pointer])
+    if candidate_id is not None and templates:
+        found.update(fetch_for(candidate_id, templates))
+    return candidate_id, found
+
+
+def fetch_for(candidate_id: int, templates: list[str] | tuple[str, ...]) -> dict[str, Any]:
+    """The values of `templates` filled with `candidate_id` (None when absent), one round trip."""
+    filled = [_fill(t, candidate_id) for t in templates]
+    got = cache.get_many(filled)
+    return {k: got.get(k) for k in filled}
+
+
+def _auth_templates(prefetch: Prefetch | None) -> list[str]:
+    return [_version_key(CID), _state_key(CID), *(prefetch.templates if prefetch else ())]
+
+
+# --- sessions --------------------------------------------------------------------------------------
+
+
+class SessionStore(CacheSessionStore):
+    """Django's cache session store, plus the pointer (session key → candidate id) that lets
+    `portal_session` read the session and everything a page needs in one round trip."""
+
+    def save(self, must_create: bool = False) -> None:
+        super().save(must_create)
+        candidate_id = session_candidate_id(self._get_session())  # type: ignore[attr-defined]
+        if candidate_id is not None and self.session_key:
+            cache.set(_session_pointer_key(self.session_key), candidate_id, self.get_expiry_age())
+
+    def use_prefetched(self, data: Any) -> None:
+        """Take the session data read by the caller's round trip instead of loading it
+        (exactly what `load` does with the same value)."""
+        self.accessed = True
+        if isinstance(data, dict):
+            self._session_cache = data
+        else:
+            self._session_key = None
+            self._session_cache = {}
+
+
+def session_candidate_id(data: Any) -> int | None:
+    entry = data.get(SESSION_KEY) if isinstance(data, dict) else None
+    return _as_candidate_id(entry.get("id")) if isinstance(entry, dict) else None
+
+
+def _hot_sessions(store: Any) -> bool:
+    return (
+        isinstance(store, SessionStore)
+        and settings.SESSION_CACHE_ALIAS == "default"
+        and bool(store.session_key)
+        and not hasattr(store, "_session_cache")
+    )
+
+
+def portal_session(
+    store: Any, prefetch: Prefetch | None = None
+) -> tuple[SessionState | None, dict[str, Any] | None]:
+    """The sign-in state of this portal session's candidate (None: no valid sign-in), and the
+    values of `prefetch`'s keys for that candidate (None if not read).
+
+    With this module's `SessionStore` (Redis), the session, its candidate's sign-in state and
+    the prefetched keys come in one round trip when the pointer is in place (it is put back
+    otherwise). With any other store, the session loads as usual and the rest takes one
+    `get_many`."""
+    now = clock.now()
+    hint: int | None = None
+    found: dict[str, Any] = {}
+    fixed = list(prefetch.fixed) if prefetch else []
+    if _hot_sessions(store):
+        data_key = store.cache_key
+        hint, found = _fetch(
+            _session_pointer_key(store.session_key), [data_key, *fixed], _auth_templates(prefetch)
+        )
+        store.use_prefetched(found.get(data_key))
+    data = store.get(SESSION_KEY)
+    if not isinstance(data, dict):
+        return None, None
+    candidate_id = _as_candidate_id(data.get("id"))
+    if candidate_id is None:
+        return None, None
+    if hint != candidate_id:
+        if fixed and any(k not in found for k in fixed):
+            got = cache.get_many(fixed)
+            found.update({k: got.get(k) for k in fixed})
+        found.update(fetch_for(candidate_id, _auth_templates(prefetch)))
+        if isinstance(store, SessionStore) and store.session_key:
+            cache.set(_session_pointer_key(store.session_key), candidate_id, store.get_expiry_age())
+    state = session_state(candidate_id, found=found)
+    if state is None or not state.accepts(data.get("epoch"), now):
+        return None, None
+    return state, (found if prefetch else None)
 
 
 @dataclass(frozen=True)
@@ -74,6 +331,12 @@ class SessionState:
         if not isinstance(epoch, int) or epoch != self.session_epoch:
             return False
         return self.locked_until is None or self.locked_until <= now
+
+    def lazy_candidate(self) -> Candidate:
+        """`candidate()`, built only when first used: a page served whole from the cache needs
+        only this state's fields (building the two model instances costs more than the page's
+        cache round trip). Always true (a signed-in candidate), without building it."""
+        return _LazyInstance(self.candidate)  # type: ignore[return-value]
 
     def candidate(self) -> Candidate:
         """A Candidate instance with the cached fields and the account attached.
@@ -100,6 +363,14 @@ class SessionState:
         )
         candidate.account = account
         return candidate
+
+
+class _LazyInstance(SimpleLazyObject):
+    """A model instance built on first use (isinstance, attributes, ORM filters work as for
+    the instance); `bool()` is True without building it, as for any model instance."""
+
+    def __bool__(self) -> bool:
+        return True
 
 
 def _instance(model: Any, values: dict[str, Any]) -> Any:
@@ -161,6 +432,48 @@ def _load(candidate_id: int) -> SessionState | None:
     return SessionState(candidate_id, *row)
 
 
+def warm_states(candidate_ids: list[int], *, timeout: int) -> int:
+    """Cache the sign-in state of these candidates (those with an account on an open record)
+    and the entries of their live API tokens for `timeout` seconds, as `session_state` and
+    `token_check` would on their next request: the release hour's warming (`manage.py
+    warm_release_snapshots`), so that a session or token older than these entries' usual
+    lifetime still needs no query at its first request after the release. Version tokens are
+    read (or made) before the rows, as in `session_state`. Returns the number of states cached."""
+    keys = {candidate_id: _version_key(candidate_id) for candidate_id in candidate_ids}
+    found = cache.get_many(list(keys.values()))
+    versions = {candidate_id: _current_version(key, found.get(key)) for candidate_id, key in keys.items()}
+    rows = (
+        Candidate.objects.filter(pk__in=candidate_ids, account__isnull=False)
+        .exclude(status=Candidate.Status.MERGED)
+        .values_list(
+            "pk",
+            "candidate_no",
+            "name",
+            "status",
+            "account__session_epoch",
+            "account__must_change_password",
+            "account__locked_until",
+        )
+    )
+    entries: dict[str, Any] = {
+        _state_key(row[0]): (versions[row[0]], SessionState(*row))
+        for row in rows
+        if versions[row[0]] is not None
+    }
+    states = len(entries)
+    # Their live API tokens too (an app signed in hours ago has its token's entry expired).
+    tokens = ApiToken.objects.filter(
+        candidate_id__in=candidate_ids, revoked_at__isnull=True, expires_at__gt=clock.now()
+    ).values_list(*_TOKEN_FIELDS, "key_digest")
+    for *row, digest in tokens:
+        version = versions[row[1]]
+        if version is not None:
+            entries[_token_key(digest)] = (row[1], version, tuple(row))
+            entries[_token_pointer_key(digest)] = row[1]
+    cache.set_many(entries, timeout=timeout)
+    return states
+
+
 def _current_version(version_key: str, current: str | None) -> str | None:
     if current is not None:
         return current
@@ -168,14 +481,16 @@ def _current_version(version_key: str, current: str | None) -> str | None:
     return cache.get(version_key)
 
 
-def session_state(candidate_id: object) -> SessionState | None:
+def session_state(candidate_id: object, *, found: dict[str, Any] | None = None) -> SessionState | None:
     """The sign-in state of an open candidate record with an account row, or None.
 
-    One cache round trip on a hit; one query (and a cache write) otherwise."""
+    One cache round trip on a hit (none when `found` already holds the two keys, read in the
+    caller's round trip); one query (and a cache write) otherwise."""
     if not isinstance(candidate_id, int) or isinstance(candidate_id, bool):
         return None
     version_key, state_key = _version_key(candidate_id), _state_key(candidate_id)
-    found = cache.get_many([version_key, state_key])
+    if found is None or version_key not in found or state_key not in found:
+        found = cache.get_many([version_key, state_key])
     version, stored = found.get(version_key), found.get(state_key)
     if version is not None and stored is not None and stored[0] == version:
         return stored[1]
@@ -208,12 +523,41 @@ def token_lookup(raw: str) -> ApiToken | None:
 
     The digest → candidate link of a token never changes; the token row is filed under the
     candidate's version token, read before the row is (re)read from the database."""
+    checked = token_check(raw)
+    return None if checked is None else checked.token()
+
+
+@dataclass(frozen=True)
+class TokenCheck:
+    """A live API token: its row, its candidate's sign-in state, and the values of the
+    prefetched keys for that candidate (None if none were asked for)."""
+
+    digest: str
+    row: tuple
+    state: SessionState
+    prefetched: dict[str, Any] | None
+
+    def token(self) -> ApiToken:
+        """The ApiToken instance (other fields deferred) with its candidate attached."""
+        token = _instance(
+            ApiToken, {**dict(zip(_TOKEN_FIELDS, self.row, strict=True)), "key_digest": self.digest}
+        )
+        token.candidate = self.state.candidate()
+        return token
+
+
+def token_check(raw: str, prefetch: Prefetch | None = None) -> TokenCheck | None:
+    """`token_lookup` without building model instances, plus the values of `prefetch`'s keys
+    for the token's candidate. A hit with the pointer in place is one cache round trip."""
     if not raw or len(raw) > 200:
         return None
     digest = token_digest(raw)
     token_key = _token_key(digest)
-    entry = cache.get(token_key)
-    if entry is None:
+    fixed = list(prefetch.fixed) if prefetch else []
+    hint, found = _fetch(_token_pointer_key(digest), [token_key, *fixed], _auth_templates(prefetch))
+    entry = found.get(token_key)
+    if not (isinstance(entry, tuple) and len(entry) == 3):
+        entry = None
         first = _token_row(digest)
         if first is None:
             return None  # unknown tokens are not cached: nothing to invalidate later
@@ -221,35 +565,58 @@ def token_lookup(raw: str) -> ApiToken | None:
     else:
         candidate_id = entry[0]
     version_key, state_key = _version_key(candidate_id), _state_key(candidate_id)
-    found = cache.get_many([version_key, state_key])
+    if hint != candidate_id:
+        found.update(fetch_for(candidate_id, _auth_templates(prefetch)))
     version, stored = found.get(version_key), found.get(state_key)
     if entry is not None and version is not None and entry[1] == version:
         row = entry[2]
+        if hint != candidate_id:
+            cache.set(_token_pointer_key(digest), candidate_id, timeout=_TIMEOUT)
     else:
         version = _current_version(version_key, version)
         row = _token_row(digest)
         if version is not None:
-            cache.set(token_key, (candidate_id, version, row), timeout=_TIMEOUT)
+            cache.set_many(
+                {token_key: (candidate_id, version, row), _token_pointer_key(digest): candidate_id},
+                timeout=_TIMEOUT,
+            )
     if row is None or row[5] is not None:
         return None
     now = clock.now()
     if row[4] <= now:
         return None
-    if version is not None and stored is not None and stored[0] == version:
+    if version is not None and isinstance(stored, tuple) and stored[0] == version:
         state = stored[1]
     else:
         state = session_state(candidate_id)
     if state is None or not state.accepts(row[2], now):
         return None
-    token = _instance(ApiToken, {**dict(zip(_TOKEN_FIELDS, row, strict=True)), "key_digest": digest})
-    token.candidate = state.candidate()
-    return token
+    return TokenCheck(digest, row, state, found if prefetch else None)
 
 
 @receiver(post_save, sender=ApiToken, dispatch_uid="zikao.auth_cache.token_saved")
 @receiver(post_delete, sender=ApiToken, dispatch_uid="zikao.auth_cache.token_deleted")
 def _token_written(sender, instance: ApiToken, **kwargs: Any) -> None:
+    # A newly issued token needs no invalidation: nothing about it can be cached yet (unknown
+    # digests are never cached, and the candidate's sign-in state does not list tokens).
+    # Instead its entry is put in the cache once the sign-in commits (after the account row's
+    # own invalidation, registered first), so the app's first request needs no query.
+    if kwargs.get("created"):
+        row = tuple(getattr(instance, field) for field in _TOKEN_FIELDS)
+        transaction.on_commit(lambda: _prime_token(instance.key_digest, row))
+        return
     account_changed(instance.candidate_id)
+
+
+def _prime_token(digest: str, row: tuple) -> None:
+    candidate_id = row[1]
+    version_key = _version_key(candidate_id)
+    version = _current_version(version_key, cache.get(version_key))
+    if version is not None:
+        cache.set_many(
+            {_token_key(digest): (candidate_id, version, row), _token_pointer_key(digest): candidate_id},
+            timeout=_TIMEOUT,
+        )
 
 
 @receiver(post_save, sender=Candidate, dispatch_uid="zikao.auth_cache.candidate_saved")

@@ -13,26 +13,35 @@ import secrets
 from functools import lru_cache
 from itertools import groupby
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.template.loader import render_to_string
-from django.urls import get_script_prefix
+from django.urls import get_script_prefix, reverse
+from django.utils import translation
 from django.utils.safestring import SafeString
 from django.utils.timezone import get_current_timezone_name
 from django.utils.translation import get_language, gettext
 from django.views.decorators.http import require_GET
 
+from zikao.accounts.session_cache import Prefetch
 from zikao.candidates.selectors import candidate_record
 from zikao.core.errors import NotFound
-from zikao.portal.auth import candidate_required
+from zikao.portal.auth import candidate_required, masked_csrf_token
 from zikao.portal.presenters import credits_number, method_label, result_text, status_label
 from zikao.portal.selectors import (
     candidate_passed_summary,
     candidate_progress_reports,
     candidate_sitting_scores,
 )
-from zikao.scores.cache import ScoreSnapshot, candidate_score_rendered, candidate_score_snapshot
+from zikao.scores.cache import (
+    Prerendered,
+    ScoreSnapshot,
+    candidate_score_rendered,
+    candidate_score_snapshot,
+    register_prerenderer,
+    rendered_prefetch,
+)
 
 
 @lru_cache(maxsize=128)
@@ -80,49 +89,103 @@ def _not_found(request: HttpRequest, error: NotFound) -> HttpResponse:
     )
 
 
+def _dashboard_key_variant(request: HttpRequest) -> str:
+    """What the cached dashboard depends on that is known before the sign-in check: language,
+    time zone, URL prefix and path (whole page) or only the content (with a query string).
+    Computed once per request (the sign-in check's prefetch and the view both need it)."""
+    known = getattr(request, "_zikao_dashboard_variant", None)
+    if known is not None:
+        return known
+    kind = "content" if request.GET else f"page\x1f{request.path}"
+    parts = ("dashboard", get_language() or "", get_current_timezone_name(), get_script_prefix(), kind)
+    variant = "\x1f".join(parts)
+    request._zikao_dashboard_variant = variant  # type: ignore[attr-defined]
+    return variant
+
+
+def _dashboard_prefetch(request: HttpRequest) -> Prefetch:
+    fixed, templates = rendered_prefetch(_dashboard_key_variant(request))
+    return Prefetch(tuple(fixed), tuple(templates))
+
+
+def _dashboard_content(candidate, snapshot: ScoreSnapshot) -> SafeString:
+    """The candidate-specific part: latest released sitting's scores and what is pending."""
+    latest = snapshot.latest_released
+    context = {
+        "nav_html": _nav_fragment(get_language() or "", get_script_prefix(), "dashboard"),
+        "candidate": candidate,
+        "latest": latest,
+        "rows": _rows(snapshot.scores_of(latest.label)) if latest else [],
+        "pending": snapshot.pending,
+    }
+    return render_to_string("portal/records/_dashboard_content.html", context)
+
+
+def _dashboard_page(request: HttpRequest, candidate, snapshot: ScoreSnapshot) -> tuple[bytes, bytes]:
+    """The whole page (UTF-8), with a marker where each request's own CSRF token goes.
+    Everything else it shows is named by the variant (language, path, name and number)."""
+    marker = secrets.token_hex(16)
+    context = {"content_html": _dashboard_content(candidate, snapshot), "csrf_token": marker}
+    page = render_to_string("portal/records/dashboard.html", context, request=request)
+    return page.encode(), marker.encode()
+
+
 @require_GET
-@candidate_required
+@candidate_required(prefetch=_dashboard_prefetch)
 def dashboard(request: HttpRequest) -> HttpResponse:
     """个人空间 home: the latest released sitting's scores, what is pending, quick links.
 
-    The candidate-specific content is rendered once per score snapshot (and language, time
-    zone, URL prefix, displayed name and number) and cached with the snapshot's own validity
+    The release hour's busiest page. Rendered once per score snapshot (and language, time zone,
+    URL prefix, path, displayed name and number) and cached with the snapshot's own validity
     (`scores.cache.candidate_score_rendered`): a score write, release change or release instant
-    replaces it at once. Without a query string the whole page is cached that way, with a marker
-    where each request's own CSRF token is put in; with one, only the frame renders per request."""
-    candidate = request.candidate  # type: ignore[attr-defined]
-    language = get_language() or ""
-    prefix = get_script_prefix()
-
-    def render_content(snapshot: ScoreSnapshot) -> SafeString:
-        latest = snapshot.latest_released
-        context = {
-            "nav_html": _nav_fragment(language, prefix, "dashboard"),
-            "candidate": candidate,
-            "latest": latest,
-            "rows": _rows(snapshot.scores_of(latest.label)) if latest else [],
-            "pending": snapshot.pending,
-        }
-        return render_to_string("portal/records/_dashboard_content.html", context)
-
-    variant = "\x1f".join(
-        ("dashboard", language, get_current_timezone_name(), prefix, candidate.candidate_no, candidate.name)
-    )
+    replaces it at once. Without a query string the whole page is cached (as bytes, with a
+    marker where each request's own CSRF token is put in) and read in the same cache round trip
+    as the sign-in check, so a hit renders nothing; with one, only the frame renders per
+    request. `manage.py warm_release_snapshots` prepares the page of each candidate of a
+    sitting before its release (`prerender_dashboard`)."""
+    candidate = request.candidate  # type: ignore[attr-defined]  # built only on a miss
+    state = request.zikao_session_state  # type: ignore[attr-defined]
+    key_variant = _dashboard_key_variant(request)
+    variant = "\x1f".join((key_variant, state.candidate_no, state.name))
+    prefetched = getattr(request, "zikao_prefetched", None)
     if request.GET:  # a query string shows up in the page (language form): render the frame
-        content = candidate_score_rendered(candidate, variant, render_content)
+        content = candidate_score_rendered(
+            candidate,
+            variant,
+            lambda snapshot: _dashboard_content(candidate, snapshot),
+            key_variant=key_variant,
+            prefetched=prefetched,
+            candidate_id=state.candidate_id,
+        )
         return _page(request, "portal/records/dashboard.html", "dashboard", {"content_html": content})
-
-    def render_page(snapshot: ScoreSnapshot) -> tuple[str, str]:
-        # The whole page, with a marker where each request's own CSRF token goes. Everything
-        # else it shows is named by `variant` (language, path, the header's name and number).
-        marker = secrets.token_hex(16)
-        context = {"content_html": render_content(snapshot), "csrf_token": marker}
-        return render_to_string("portal/records/dashboard.html", context, request=request), marker
-
-    page, marker = candidate_score_rendered(candidate, f"{variant}\x1fpage\x1f{request.path}", render_page)
-    response = HttpResponse(page.replace(marker, get_token(request)))
+    page, marker = candidate_score_rendered(
+        candidate,
+        variant,
+        lambda snapshot: _dashboard_page(request, candidate, snapshot),
+        key_variant=key_variant,
+        prefetched=prefetched,
+        candidate_id=state.candidate_id,
+    )
+    response = HttpResponse(page.replace(marker, masked_csrf_token(request).encode()))
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+@register_prerenderer("portal.dashboard")
+def prerender_dashboard(candidate, snapshot: ScoreSnapshot) -> list[Prerendered]:
+    """The dashboard page as a request without a query string in the default language would
+    cache it (`warm_release`), rendered outside a request."""
+    path = reverse("portal:dashboard")
+    request = HttpRequest()
+    request.method = "GET"
+    request.path = request.path_info = path
+    request.META = {"SERVER_NAME": "localhost", "SERVER_PORT": "443"}
+    request.candidate = candidate  # type: ignore[attr-defined]
+    with translation.override(settings.LANGUAGE_CODE):
+        key_variant = _dashboard_key_variant(request)
+        variant = "\x1f".join((key_variant, candidate.candidate_no, candidate.name))
+        value = _dashboard_page(request, candidate, snapshot)
+    return [Prerendered(key_variant, variant, value)]
 
 
 @require_GET

@@ -105,10 +105,11 @@ def check_captcha(key: str, value: str) -> None:
     if captcha_settings.CAPTCHA_TEST_MODE and answer == "passed":
         CaptchaStore.objects.filter(hashkey=key).delete()
         return
-    store = CaptchaStore.objects.filter(hashkey=key, expiration__gt=timezone.now()).first()
-    if store is not None:
-        store.delete()
-    if store is None or store.response != answer:
+    # One statement on the usual path: the right answer to a live captcha deletes it.
+    live = CaptchaStore.objects.filter(hashkey=key, expiration__gt=timezone.now(), response=answer)
+    solved = live.delete()[0]
+    if not solved:
+        CaptchaStore.objects.filter(hashkey=key).delete()  # a wrong answer uses it up too
         raise DomainError(
             "CAPTCHA_INVALID", _("验证码不正确或已过期，请重新获取。"), {"captcha_value": ["CAPTCHA_INVALID"]}
         )

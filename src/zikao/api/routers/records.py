@@ -13,11 +13,13 @@ import dataclasses
 from datetime import date, datetime
 from typing import Literal
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import get_language
 from ninja import Router, Schema
 
+from zikao.accounts.session_cache import Prefetch
 from zikao.api.auth import CandidateTokenAuth
 from zikao.candidates.models import Candidate
 from zikao.candidates.selectors import candidate_record
@@ -36,9 +38,12 @@ from zikao.portal.selectors import (
 )
 from zikao.scores.cache import (
     CandidateSitting,
+    Prerendered,
     ScoreSnapshot,
     candidate_score_rendered,
     candidate_score_snapshot,
+    register_prerenderer,
+    rendered_prefetch,
 )
 from zikao.scores.selectors import PassedCourseRow, VisibleScore
 
@@ -388,20 +393,49 @@ def _latest_json(request: HttpRequest, snapshot: ScoreSnapshot) -> bytes:
     )
 
 
-@router.get("/scores/latest", response={200: LatestScoresOut, **_ERRORS}, summary="最新成绩")
+def _latest_variant() -> str:
+    return "\x1f".join(("api:latest", get_language() or "", timezone.get_current_timezone_name()))
+
+
+def _latest_prefetch(request: HttpRequest) -> Prefetch:
+    fixed, templates = rendered_prefetch(_latest_variant())
+    return Prefetch(tuple(fixed), tuple(templates))
+
+
+@router.get(
+    "/scores/latest",
+    auth=CandidateTokenAuth(prefetch=_latest_prefetch),
+    response={200: LatestScoresOut, **_ERRORS},
+    summary="最新成绩",
+)
 def my_latest_scores(request: HttpRequest, response: HttpResponse):
     """The newest released sitting's scores (null sitting when none), and the sittings whose
     scores are not released yet with their release times.
 
     The JSON body is rendered once per score snapshot (and language, time zone) and cached with
-    the snapshot's own validity (`scores.cache.candidate_score_rendered`)."""
+    the snapshot's own validity (`scores.cache.candidate_score_rendered`), read in the same
+    cache round trip as the token check; `manage.py warm_release_snapshots` prepares it for
+    each candidate of a sitting before its release (`prerender_latest`)."""
     _private(response)
-    variant = "\x1f".join(("api:latest", get_language() or "", timezone.get_current_timezone_name()))
+    state = request.zikao_session_state  # type: ignore[attr-defined]
     response.content = candidate_score_rendered(
-        _me(request), variant, lambda snapshot: _latest_json(request, snapshot)
+        _me(request),  # built only on a miss
+        _latest_variant(),
+        lambda snapshot: _latest_json(request, snapshot),
+        prefetched=getattr(request, "zikao_prefetched", None),
+        candidate_id=state.candidate_id,
     )
     response.status_code = 200
     return response
+
+
+@register_prerenderer("api.latest")
+def prerender_latest(candidate, snapshot: ScoreSnapshot) -> list[Prerendered]:
+    """The JSON of /api/me/scores/latest in the default language (`warm_release`)."""
+    with translation.override(settings.LANGUAGE_CODE):
+        variant = _latest_variant()
+        value = _latest_json(HttpRequest(), snapshot)
+    return [Prerendered(variant, variant, value)]
 
 
 @router.get("/scores", response={200: AllScoresOut, **_ERRORS}, summary="历次全部成绩")
