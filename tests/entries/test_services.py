@@ -644,3 +644,19 @@ def test_hold_expiry_time_is_the_clock_not_the_wall(world: EntryWorld):
     with clock.frozen_at(moment):
         entry = enter(world, world.alice, ["10001"]).entries[0]
     assert entry.created_at == moment
+
+
+def test_another_candidates_lapsed_hold_does_not_keep_the_last_seat(world: EntryWorld):
+    """Bob held the area's last SAT_AM seat and never paid: once his hold has run out, Alice
+    gets the seat at once (no wait for the minute sweeper) and Bob's entry is cancelled unpaid."""
+    held = enter(world, world.bob, ["10001"]).entries[0]
+    AreaSlotCapacity.objects.filter(pk=world.counter(world.county, "SAT_AM").pk).update(capacity=1)
+    with clock.frozen_at(DURING + dt.timedelta(minutes=29)):
+        refused(rules.ENTRY_AREA_FULL, lambda: enter(world, world.alice, ["10001"]), world)
+    later = DURING + dt.timedelta(minutes=31)
+    with clock.frozen_at(later):
+        entered = enter(world, world.alice, ["10001"]).entries
+    held.refresh_from_db()
+    assert (held.status, held.cancel_reason, held.cancelled_at) == (Entry.Status.CANCELLED, "unpaid", later)
+    assert [(e.candidate_id, e.status) for e in entered] == [(world.alice.pk, Entry.Status.PENDING_PAYMENT)]
+    assert world.counter(world.county, "SAT_AM").taken == 1

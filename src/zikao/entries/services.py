@@ -361,9 +361,11 @@ def release_seats(entries: Iterable[Entry], *, reason: str, at: datetime | None 
     return released
 
 
-def _expire_lapsed(ctx: EntryContext, candidate: Candidate) -> list[Entry]:
-    """Give back the seats of the candidate's own unpaid holds in this sitting that lapsed (the
-    payments sweeper does the same for everyone; whichever comes first does it, once)."""
+def _expire_lapsed(ctx: EntryContext, candidate: Candidate, area_id: int | None = None) -> list[Entry]:
+    """Give back the seats of the candidate's own unpaid holds in this sitting that lapsed, then,
+    with `area_id`, the lapsed holds of everyone else in that area, so a hold that ran out never
+    makes an area look full (the payments sweeper does the same every minute; whichever comes
+    first does it, once). Returns the candidate's own entries released."""
     lapsed = [
         e
         for e in ctx.entries
@@ -371,11 +373,16 @@ def _expire_lapsed(ctx: EntryContext, candidate: Candidate) -> list[Entry]:
         and e.hold_expires_at is not None
         and e.hold_expires_at <= ctx.now
     ]
-    if not lapsed:
-        return []
-    expired = release_seats(lapsed, reason=Entry.CancelReason.UNPAID, at=ctx.now)
-    ctx.entries = live_entries(candidate, ctx.sitting, lock=True)
-    ctx.areas = sitting_area_seats(ctx.sitting)
+    expired = release_seats(lapsed, reason=Entry.CancelReason.UNPAID, at=ctx.now) if lapsed else []
+    if expired:
+        ctx.entries = live_entries(candidate, ctx.sitting, lock=True)
+    others: list[Entry] = []
+    if area_id is not None:
+        from zikao.entries.payments import holds_expire_for  # payments imports this module
+
+        others = holds_expire_for(sitting=ctx.sitting, area=area_id, now=ctx.now)
+    if expired or others:
+        ctx.areas = sitting_area_seats(ctx.sitting)
     return expired
 
 
@@ -556,7 +563,7 @@ def entries_create(
         if replay is not None:
             return replay
         ctx = entry_context(locked, _fresh_sitting(sitting), lock=True)
-        expired = _expire_lapsed(ctx, locked)
+        expired = _expire_lapsed(ctx, locked, area_id)
         _check(ctx, requested=codes, area_id=area_id)
         assert area_id is not None  # the rules refuse a missing area
         created = _enter(ctx, locked, codes, area_id)
@@ -662,7 +669,7 @@ def _change_area(actor: Actor, candidate: Candidate, sitting: Sitting, area_id: 
     blocked = blocked or rules.suspension_refusal(ctx.suspended_until)
     if blocked is not None:
         raise EntryRefused([blocked])
-    expired = _expire_lapsed(ctx, locked)
+    expired = _expire_lapsed(ctx, locked, area_id)
     if area_id is None or area_id not in ctx.areas:
         raise EntryRefused(
             [rules.EntryRefusal(rules.ENTRY_AREA_INVALID, str(_("请选择本考次设有考场的考区。")), "area")]
