@@ -335,3 +335,26 @@ def test_a_run_in_a_background_thread_with_the_page_polling(staff_client, env, s
     assert seen[-1] == "checked", (seen, imp.error_code, imp.error_message)
     assert (imp.rows_new, imp.rows_failed) == (1, 1)
     assert not Score.objects.exists()
+
+
+# --- Django admin: read-only, no server paths, a link to the workflow ------------------------------------
+
+
+def test_the_admin_lists_imports_read_only_without_server_paths(staff_client, env, make_staff, offices):
+    imp = _imported(env)
+    admin_user = make_staff(roles=(), office=offices.province, is_staff=True, is_superuser=True)
+    client = staff_client(admin_user)
+    listing = client.get("/admin/scores/scoreimport/")
+    assert listing.status_code == 200
+    body = listing.content.decode()
+    assert "s.csv" in body
+    assert reverse("office:imports_detail", args=[imp.pk]) in body
+    detail = client.get(f"/admin/scores/scoreimport/{imp.pk}/change/")
+    assert detail.status_code == 200
+    assert imp.stored_name not in detail.content.decode()
+    before = ScoreImport.objects.values().get(pk=imp.pk)
+    assert client.post(f"/admin/scores/scoreimport/{imp.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert client.get("/admin/scores/scoreimport/add/").status_code == 403
+    assert ScoreImport.objects.values().get(pk=imp.pk) == before
+    for url in ("/admin/scores/scorewithholding/", "/admin/scores/scorecorrection/"):
+        assert client.get(url).status_code == 200, url
