@@ -283,3 +283,40 @@ class RegistrationDocument(models.Model):
 
     def __str__(self) -> str:
         return f"{self.registration_id}:{self.kind}"
+
+
+# --- the record photo (issue 5: ticket and door check) ---------------------------------------------
+
+
+class CandidatePhoto(models.Model):
+    """A photo of the candidate set by the office (现场采集 at confirmation, or a later re-take).
+
+    Personal data. The file lives under MEDIA_ROOT/photos/<yyyy>/<random>.<ext> (never served
+    directly; office pages embed it after permission and scope checks); `sha256` fingerprints
+    the stored bytes. Rows are never changed: a replacement is a new row and the newest wins
+    (`candidates.photos.candidate_photo`), so the history of who set which photo stays.
+    """
+
+    class Source(models.TextChoices):
+        ONSITE = "onsite", _("现场采集")
+        SUBMITTED = "submitted", _("考生提交照片")
+
+    candidate = models.ForeignKey(Candidate, on_delete=models.PROTECT, related_name="photos")
+    source = models.CharField(max_length=12, choices=Source.choices, default=Source.ONSITE)
+    note = models.CharField(max_length=200, blank=True)
+    path = models.CharField(max_length=200, unique=True)
+    content_type = models.CharField(max_length=50)
+    size = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    set_at = models.DateTimeField()
+    set_by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["candidate", "-set_at", "-id"]
+        verbose_name = _("考生照片")
+        indexes = [models.Index(fields=["candidate", "set_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.candidate_id}:{self.source}:{self.set_at:%Y-%m-%d}"

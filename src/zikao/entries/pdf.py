@@ -74,7 +74,8 @@ def draw_qr(c: Canvas, payload: str, x: float, y: float, size: float) -> None:
 
 
 def _photo(c: Canvas, photo: bytes | str | None, x: float, y: float, w: float, h: float) -> None:
-    """The candidate's photo in a w×h frame, or an empty framed "照片" box when there is none."""
+    """The candidate's photo in a w×h frame (scaled to fit, aspect ratio kept, centred), or an
+    empty framed "照片" box saying the ID document decides when there is none."""
     font = cjk_font()
     c.rect(x, y, w, h, stroke=1, fill=0)
     if photo:
@@ -82,7 +83,9 @@ def _photo(c: Canvas, photo: bytes | str | None, x: float, y: float, w: float, h
         c.drawImage(ImageReader(source), x + 1, y + 1, w - 2, h - 2, preserveAspectRatio=True, anchor="c")
         return
     c.setFont(font, 12)
-    c.drawCentredString(x + w / 2, y + h / 2 - 4, _("照片"))
+    c.drawCentredString(x + w / 2, y + h / 2 + 2, _("照片"))
+    c.setFont(font, 7)
+    c.drawCentredString(x + w / 2, y + h / 2 - 8, _("凭身份证件核验"))
 
 
 def _wrap(text: str, font: str, size: float, width: float) -> list[str]:
@@ -102,8 +105,13 @@ def _wrap(text: str, font: str, size: float, width: float) -> list[str]:
 def admission_ticket_pdf(
     data: TicketPrint, *, check_url: str, photo: bytes | str | None = None, compress: bool = True
 ) -> bytes:
-    """One A4 page: header, photo, identity, the courses table, exam rules, QR with the check URL."""
+    """One A4 page: header, photo, identity, the courses table, exam rules, QR with the check URL.
+
+    The photo is `photo` when given, else the record photo carried in `data.photo`; with neither
+    the frame stays empty (the rules then carry `tickets.NO_PHOTO_RULE`)."""
     font = cjk_font()
+    if photo is None:
+        photo = data.photo
     buffer = io.BytesIO()
     c = _canvas(buffer, f"{data.sitting_label} {data.candidate_no}", compress)
     top = PAGE_H - MARGIN

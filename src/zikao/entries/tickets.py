@@ -6,6 +6,11 @@ data. At most one ticket per candidate and sitting is valid. Re-issuing revokes 
 links it to the new (`superseded_by`), so the door check of an old printout says SUPERSEDED; a
 revoked ticket says REVOKED; any unknown or malformed code says UNKNOWN (the same answer).
 
+The ticket carries the candidate's record photo (`candidates.photos`); without one the photo
+frame stays empty and an extra rule tells the candidate to bring the ID document. The door check
+shows the photo only to staff whose scope covers the candidate's county office or a centre where
+the candidate sits (the check itself is open to any office).
+
 Error codes: TICKET_NOT_OPEN, TICKET_NO_SEATS, TICKET_REVOKED, TICKET_ALREADY_REVOKED,
 TICKET_REASON_REQUIRED, plus PERMISSION_DENIED / NOT_FOUND.
 """
@@ -22,8 +27,15 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from zikao.accounts.permissions import Perm, require_candidate_in_scope, require_perm
+from zikao.accounts.permissions import (
+    Perm,
+    office_in_scope,
+    office_scope_q,
+    require_candidate_in_scope,
+    require_perm,
+)
 from zikao.candidates.models import Candidate
+from zikao.candidates.photos import candidate_photo_print
 from zikao.catalog.models import Sitting
 from zikao.core import clock
 from zikao.core.audit import Actor, audit_record
@@ -54,6 +66,9 @@ EXAM_RULES = (
     _("严格遵守考场纪律，服从监考人员管理；违纪作弊者按《国家教育考试违规处理办法》处理。"),
     _("本准考证仅限本人本考次使用，请妥善保管，不得涂改。"),
 )
+
+# Printed only when the record has no photo: the door staff then rely on the ID document alone.
+NO_PHOTO_RULE = _("本准考证未附照片，考生须持本人有效身份证件原件，经考场工作人员人证核验一致后方可入场。")
 
 
 class TicketRefused(DomainError):
@@ -165,10 +180,16 @@ class TicketPrint:
     issued_at: datetime
     seats: list[SeatLine]
     rules: tuple[str, ...]
+    photo: bytes | None = None  # JPEG ≤ 360×480 (`candidates.photos.print_version`), or none
 
 
 def ticket_print_data(ticket: AdmissionTicket) -> TicketPrint:
+    """What the ticket prints, with the record photo in force (none: the ID-document rule)."""
     candidate = ticket.candidate
+    photo = candidate_photo_print(candidate)
+    rules = tuple(str(r) for r in EXAM_RULES)
+    if photo is None:
+        rules += (str(NO_PHOTO_RULE),)
     return TicketPrint(
         code=ticket.code,
         sitting_label=ticket.sitting.label,
@@ -178,7 +199,8 @@ def ticket_print_data(ticket: AdmissionTicket) -> TicketPrint:
         gender=str(candidate.get_gender_display()),
         issued_at=ticket.issued_at,
         seats=seats_of(candidate, ticket.sitting),
-        rules=tuple(str(r) for r in EXAM_RULES),
+        rules=rules,
+        photo=photo,
     )
 
 
@@ -213,15 +235,38 @@ class TicketCheck:
     revoked_at: datetime | None = None
     revoked_reason: str = ""
     seats: tuple[SeatLine, ...] = ()
+    photo_in_scope: bool = False  # the staff user may see this candidate's photo
+    photo: bytes | None = None  # JPEG ≤ 360×480, only for a VALID ticket and in scope
+
+
+def photo_in_scope(user, ticket: AdmissionTicket) -> bool:
+    """May `user` see the photo of the ticket's candidate? Yes when the candidate's county office
+    is in the user's scope, or a centre where the candidate sits in this sitting is (the staff
+    of the exam area running the door)."""
+    if office_in_scope(user, ticket.candidate.county_office):
+        return True
+    return (
+        SeatAssignment.objects.filter(
+            entry__candidate_id=ticket.candidate_id,
+            entry__sitting_id=ticket.sitting_id,
+            entry__status=Entry.Status.CONFIRMED,
+        )
+        .filter(office_scope_q(user, "room__centre__area"))
+        .exists()
+    )
 
 
 def ticket_check(*, actor: Actor, code: str | None) -> TicketCheck:
     """Check a ticket code at the door (staff with RECORDS_VIEW, any office). An unknown and a
-    malformed code give the same UNKNOWN. Each check is an audit event (who looked at whom)."""
+    malformed code give the same UNKNOWN. For a VALID ticket the candidate's photo is included
+    when the staff user's scope covers the candidate or a centre where they sit
+    (`photo_in_scope`). Each check is an audit event (who looked at whom, photo shown or not)."""
     require_perm(actor.user, Perm.RECORDS_VIEW)
     normal = normalise_code(code)
     ticket = (
-        AdmissionTicket.objects.select_related("candidate", "sitting").filter(code=normal).first()
+        AdmissionTicket.objects.select_related("candidate__county_office", "sitting")
+        .filter(code=normal)
+        .first()
         if normal
         else None
     )
@@ -240,12 +285,14 @@ def ticket_check(*, actor: Actor, code: str | None) -> TicketCheck:
     else:
         status = VALID
     candidate = ticket.candidate
+    in_scope = status == VALID and photo_in_scope(actor.user, ticket)
+    photo = candidate_photo_print(candidate) if in_scope else None
     audit_record(
         actor=actor,
         event_type="entries.ticket_check",
         subject=ticket,
         candidate=candidate,
-        after={"status": status},
+        after={"status": status, "photo_shown": photo is not None},
     )
     return TicketCheck(
         status=status,
@@ -257,6 +304,8 @@ def ticket_check(*, actor: Actor, code: str | None) -> TicketCheck:
         revoked_at=ticket.revoked_at,
         revoked_reason=ticket.revoked_reason,
         seats=tuple(seats_of(candidate, ticket.sitting)) if status == VALID else (),
+        photo_in_scope=in_scope,
+        photo=photo,
     )
 
 

@@ -6,6 +6,7 @@ from django import forms
 from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 
+from zikao.candidates.models import CandidatePhoto
 from zikao.candidates.selectors import SearchKind
 
 _NO_AUTOFILL = {"autocomplete": "off", "autocapitalize": "off", "spellcheck": "false"}
@@ -66,3 +67,18 @@ class MergeConfirmForm(MergeForm):
     confirm = forms.BooleanField(
         label=_("已核对两个考籍的证件原件，确认为同一人，合并后撤销的准考证号不可恢复")
     )
+
+
+class PhotoForm(forms.Form):
+    # Format, size and pixel size are the service's rules (check_photo decodes the file), so the
+    # page shows the service's code and message; the field is optional here for the same reason.
+    photo = forms.FileField(
+        label=_("照片文件(JPEG或PNG，不超过2MB，竖幅，如480×640像素)"),
+        required=False,
+        allow_empty_file=True,
+        widget=forms.FileInput(attrs={"accept": "image/jpeg,image/png"}),
+    )
+    source = forms.ChoiceField(
+        label=_("照片来源"), choices=CandidatePhoto.Source.choices, initial=CandidatePhoto.Source.ONSITE
+    )
+    note = forms.CharField(label=_("说明(可选)"), max_length=200, required=False)

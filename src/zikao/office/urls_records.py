@@ -17,4 +17,5 @@ urlpatterns = [
     path("<str:candidate_no>/", views_records.record, name="records_detail"),
     path("<str:candidate_no>/reveal-id/", views_records.reveal_id, name="records_reveal_id"),
     path("<str:candidate_no>/password-reset/", views_records.password_reset, name="records_password_reset"),
+    path("<str:candidate_no>/photo/", views_records.photo, name="records_photo"),
 ]

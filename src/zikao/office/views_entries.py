@@ -19,6 +19,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from zikao.accounts.permissions import Perm, require_candidate_in_scope
 from zikao.candidates.models import Candidate
+from zikao.candidates.photos import data_uri
 from zikao.catalog.models import Sitting
 from zikao.core.errors import DomainError, NotFound
 from zikao.core.ratelimit import Limit, RateLimited, hit
@@ -341,7 +342,8 @@ def entries_check_form(request: HttpRequest) -> HttpResponse:
 @office_view(Perm.RECORDS_VIEW)
 @require_http_methods(["GET", "HEAD"])
 def entries_check(request: HttpRequest, code: str) -> HttpResponse:
-    """The door check of a ticket code: VALID / REVOKED / SUPERSEDED / UNKNOWN."""
+    """The door check of a ticket code: VALID / REVOKED / SUPERSEDED / UNKNOWN, with the photo of
+    a valid ticket's candidate when the staff user's scope covers them (`tickets.photo_in_scope`)."""
     try:
         hit(CHECK_PER_USER, str(request.user.pk))
         hit(CHECK_PER_IP, request.META.get("REMOTE_ADDR") or "-")
@@ -352,6 +354,9 @@ def entries_check(request: HttpRequest, code: str) -> HttpResponse:
         response["Retry-After"] = str(exc.retry_after)
         return response
     result = tickets.ticket_check(actor=staff_actor(request), code=code)
-    response = render(request, "office/entries/check.html", {"result": result})
+    # The photo is embedded in this private, uncached page: one rate-limited, audited request,
+    # and no image URL that could answer for a guessed code.
+    context = {"result": result, "photo_src": data_uri(result.photo)}
+    response = render(request, "office/entries/check.html", context)
     response["Cache-Control"] = "private, no-store"
     return response

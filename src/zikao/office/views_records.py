@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from zikao.accounts.permissions import Perm, require_perm
 from zikao.accounts.services import candidate_password_reset_to_default
-from zikao.candidates import selectors
+from zikao.candidates import photos, selectors
 from zikao.candidates.models import ProfileChangeRequest
 from zikao.candidates.rules import BIRTH_DATE_DIFFERS, ID_DIFFERS, NAME_DIFFERS
 from zikao.candidates.services import (
@@ -37,7 +37,14 @@ from zikao.core.errors import DomainError, NotFound
 from zikao.core.masking import mask_id_number, mask_phone
 from zikao.core.ratelimit import Limit, RateLimited, hit
 from zikao.office.access import office_view, staff_actor
-from zikao.office.forms_records import ApproveForm, MergeConfirmForm, MergeForm, RecordSearchForm, RejectForm
+from zikao.office.forms_records import (
+    ApproveForm,
+    MergeConfirmForm,
+    MergeForm,
+    PhotoForm,
+    RecordSearchForm,
+    RejectForm,
+)
 
 REQUESTS_PAGE_SIZE = 30
 
@@ -117,12 +124,24 @@ def search(request: HttpRequest) -> HttpResponse:
 # --- the whole record ----------------------------------------------------------------------------
 
 
+def _photo_context(candidate) -> dict:
+    """The record photo in force, embedded in the (private, uncached) page as a data: URI: no
+    image URL exists that could be fetched outside the page's own permission and scope checks."""
+    info = photos.candidate_photo_info(candidate)
+    return {
+        "photo": info,
+        "photo_src": photos.data_uri(photos.print_version(info.data)) if info is not None else "",
+    }
+
+
 def _record_page(
     request: HttpRequest, candidate, *, full_id: str | None = None, status: int = 200
 ) -> HttpResponse:
     context = {
         "record": selectors.office_record(candidate),
         "full_id": full_id,
+        **_photo_context(candidate),
+        "photo_form": PhotoForm(),
     }
     return _private(render(request, "office/records/record.html", context, status=status))
 
@@ -170,6 +189,53 @@ def password_reset(request: HttpRequest, candidate_no: str) -> HttpResponse:
         "error": error,
     }
     return _private(render(request, "office/records/password_reset.html", context, status=status))
+
+
+# --- photo ---------------------------------------------------------------------------------------
+
+
+@office_view(Perm.RECORDS_CHANGE)
+@require_http_methods(["GET", "POST"])
+def photo(request: HttpRequest, candidate_no: str) -> HttpResponse:
+    """The record photo and the form to set or replace it (现场采集 / re-take). A refused upload
+    (not an image, too large, wrong pixel size) shows the service's message; nothing is stored."""
+    candidate = selectors.office_candidate_get(request.user, candidate_no)
+    form = PhotoForm(request.POST, request.FILES) if request.method == "POST" else PhotoForm()
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                photos.candidate_photo_set(
+                    actor=staff_actor(request),
+                    candidate=candidate,
+                    upload=form.cleaned_data["photo"],
+                    source=form.cleaned_data["source"],
+                    note=form.cleaned_data["note"],
+                )
+            except NotFound:
+                raise
+            except DomainError as exc:
+                if exc.status == 403:
+                    raise
+                field = next((f for f in exc.fields if f in form.fields), None)
+                form.add_error(field, _error_text(exc))
+                status = exc.status
+            else:
+                messages.success(
+                    request, _("准考证号 %(no)s 的照片已更新。") % {"no": candidate.candidate_no}
+                )
+                return redirect("office:records_detail", candidate_no=candidate.candidate_no)
+        else:
+            status = 422
+    context = {
+        "candidate_no": candidate.candidate_no,
+        "name": candidate.name,
+        "id_number": mask_id_number(candidate.id_number),
+        "closed": candidate.status == candidate.Status.MERGED,
+        "form": form,
+        **_photo_context(candidate),
+    }
+    return _private(render(request, "office/records/photo.html", context, status=status))
 
 
 # --- profile-change requests ---------------------------------------------------------------------
