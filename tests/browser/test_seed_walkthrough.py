@@ -11,107 +11,25 @@ Skips when /usr/bin/chromium is absent (`apt-get install -y chromium`); never do
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 import pytest
-from django.core.management import call_command
 
+from tests.browser.conftest import CHROMIUM, NO_CHROMIUM, SCREENSHOTS, VIEWPORTS, Walk
 from tests.portal.helpers import captcha_passes  # noqa: F401 (fixture)
 from zikao.candidates.models import Candidate
 
-CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 NEW_PASSWORD = "Zikao2026walk"
-VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
 # One showcase candidate of the demo per viewport (each does the first login once).
 WALKERS = {"desktop": "010421100001", "phone": "050422100001"}
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium not installed (apt-get install -y chromium)"),
-]
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not CHROMIUM.exists(), reason=NO_CHROMIUM)]
 
 
 @pytest.fixture
-def demo_province(transactional_db, settings):
-    """A small demo province (the showcase candidates plus 60 synthetic ones)."""
-    settings.CAPTCHA_TEST_MODE = True
-    call_command("demo", candidates=60, verbosity=0, stdout=open(os.devnull, "w"))  # noqa: SIM115
+def demo_province(demo_built):
+    """The showcase candidate of each viewport, in the demo province (tests/browser/conftest.py)."""
     return {viewport: Candidate.objects.get(candidate_no=number) for viewport, number in WALKERS.items()}
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    # Playwright's sync API runs an event loop in this thread; the ORM is only used before it starts
-    # and by the live server's own threads.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # restored after the test
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--no-first-run",
-                "--disable-sync",
-            ],
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-class Walk:
-    """One viewport's walk: a page, its screenshots, and every browser complaint seen."""
-
-    def __init__(self, browser, base_url: str, viewport: str):
-        self.base_url, self.viewport = base_url, viewport
-        self.context = browser.new_context(viewport=VIEWPORTS[viewport], locale="zh-CN")
-        self.page = self.context.new_page()
-        self.problems: list[str] = []
-        self.page.on("console", self._console)
-        self.page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
-        self.page.on(
-            "response",
-            lambda r: (
-                self.problems.append(f"HTTP {r.status} {r.url}")
-                if r.url.startswith(base_url) and r.status >= 400
-                else None
-            ),
-        )
-        self.page.on(
-            "request",
-            lambda r: (
-                self.problems.append(f"external request {r.url}")
-                if not r.url.startswith((base_url, "data:"))
-                else None
-            ),
-        )
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-
-    def _console(self, message) -> None:
-        # A failed load is also a response, judged in the response handler (favicon.ico aside);
-        # everything else (a CSP violation, a script error) is a problem.
-        if message.type == "error" and not message.text.startswith("Failed to load resource"):
-            self.problems.append(f"console error on {self.page.url}: {message.text}")
-
-    def goto(self, path: str) -> None:
-        self.page.goto(self.base_url + path)
-
-    def shot(self, step: str) -> None:
-        self.page.screenshot(path=str(SCREENSHOTS / f"{self.viewport}-{step}.png"), full_page=True)
-
-    def text(self) -> str:
-        return self.page.inner_text("main")
-
-    def close(self) -> None:
-        self.context.close()
 
 
 def walk_the_seed(walk: Walk, candidate: Candidate) -> None:
