@@ -17,7 +17,11 @@ plays the load balancer: each request carries the candidate's own client address
 X-Forwarded-For and the bench server trusts loopback as that proxy (ZIKAO_TRUSTED_PROXIES), so
 the per-address limit counts per candidate as in production (the limits themselves unchanged).
 201 counts as accepted, 409 (area full, duplicate) and 422 (a rule) as refusals, 5xx and socket
-errors as errors. The same server's trivial view is measured in the same run.
+errors as errors. The same server's trivial view is measured in the same run. By default each
+request is the first use of its token (the sign-in cache misses: three more queries);
+--tokens-used warms the sign-in cache first (`accounts.session_cache.warm_states`), as the app's
+own GET of the sitting's courses would have before the candidate submits. CPU per request (web,
+PostgreSQL, Redis) is printed for both runs, a figure independent of other load on the machine.
 
 At the end the database is checked: per area × slot, `taken` == non-cancelled entries ≤
 capacity; accepted submissions == 201 answers. Prints entries/s, p50/p99, errors, the ratio to
@@ -26,32 +30,42 @@ seats, 10 s). Skips (exit 0) when PostgreSQL, Redis, wrk or granian are missing.
 
 Environment: BENCH_PG_URL, BENCH_ENTRY_REDIS_URL (redis://127.0.0.1:6379/14, flushed),
 BENCH_GRANIAN_WORKERS (2), BENCH_GRANIAN_THREADS (4), BENCH_ENTRY_DROP=1 (drop the database).
+Database, server, wrk and skip plumbing: bench/_support.py (shared with release_hour.py).
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import http.client
 import json
 import math
 import os
 import random
-import re
 import secrets
-import shutil
-import signal
-import socket
-import subprocess
 import sys
 import time
 from collections import defaultdict
 from datetime import date, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-BENCH = ROOT / "bench"
+from _support import (
+    BENCH,
+    CORES,
+    HOST,
+    ROOT,
+    CpuSampler,
+    create_database,
+    django_setup,
+    drop_database,
+    flush_redis,
+    load,
+    manage,
+    missing_prerequisite,
+    production_environment,
+    run_wrk,
+    start_granian,
+    with_db,
+)
+
 VAR = ROOT / "var" / "bench-entry"
 SERVER = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_ENTRY_REDIS_URL", "redis://127.0.0.1:6379/14")
@@ -59,157 +73,30 @@ WORKERS = int(os.environ.get("BENCH_GRANIAN_WORKERS", "2"))
 THREADS = int(os.environ.get("BENCH_GRANIAN_THREADS", "4"))
 DROP = os.environ.get("BENCH_ENTRY_DROP", "") == "1"
 DB = "zikao_bench_entry"
-HOST = "127.0.0.1"
 PATH = "/api/me/entries"
 SEED = 20261201
-CORES = os.cpu_count() or 1
 
 
-def with_db(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def load() -> str:
-    return f"load {os.getloadavg()[0]:.1f}"
-
-
-# --- prerequisites, database, server ------------------------------------------------------------
-
-
-def missing_prerequisite() -> str | None:
-    import psycopg
-
-    try:
-        psycopg.connect(SERVER, connect_timeout=3).close()
-    except psycopg.OperationalError as exc:
-        return f"PostgreSQL not reachable at {SERVER} ({exc.__class__.__name__})"
-    try:
-        import redis
-
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
-    except Exception as exc:
-        return f"Redis not reachable at {REDIS_URL} ({exc.__class__.__name__})"
-    if shutil.which("wrk") is None:
-        return "wrk not installed (apt-get install -y wrk)"
-    if not (Path(sys.executable).parent / "granian").exists():
-        return "granian not installed in this environment (pip install -e '.[prod]')"
-    return None
+# --- database, server, wrk (bench/_support.py) --------------------------------------------------
 
 
 def build_database() -> str:
     """A fresh database with a small demo province (its next sitting's window open now)."""
-    import psycopg
-
     url = with_db(SERVER, DB)
-    with psycopg.connect(SERVER, autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
-        admin.execute(f"CREATE DATABASE {DB}")
-    env = {**os.environ, "DATABASE_URL": url, "DEBUG": "1", "PYTHONPATH": str(ROOT / "src")}
-    env.pop("REDIS_URL", None)
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-    subprocess.run(
-        [sys.executable, "manage.py", "demo", "--candidates", "50"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
+    create_database(SERVER, DB)
+    manage(url, "migrate", "-v0")
+    manage(url, "demo", "--candidates", "50", quiet=True)
     return url
 
 
-def production_environment(database_url: str) -> dict[str, str]:
-    return {
-        "DEBUG": "0",
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "ALLOWED_HOSTS": f"{HOST},localhost",
-        "DATABASE_URL": database_url,
-        "REDIS_URL": REDIS_URL,
-        "DJANGO_SETTINGS_MODULE": "entrybench.settings",
-        # wrk plays the TLS-terminating load balancer on loopback (X-Forwarded-Proto/-For).
-        "ZIKAO_TRUSTED_PROXIES": HOST,
-        "LOG_LEVEL": "WARNING",
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(BENCH)]),
-    }
-
-
-def django_setup(env: dict[str, str]) -> None:
-    os.environ.update(env)
-    for part in reversed(env["PYTHONPATH"].split(os.pathsep)):
-        sys.path.insert(0, part)
-    import django
-
-    django.setup()
-
-
-def request(port: int, method: str, path: str, body: str | None = None, headers=None) -> tuple[int, str]:
-    conn = http.client.HTTPConnection(HOST, port, timeout=30)
-    try:
-        conn.request(method, path, body=body, headers={"X-Forwarded-Proto": "https", **(headers or {})})
-        response = conn.getresponse()
-        return response.status, response.read().decode("utf-8", "replace")
-    finally:
-        conn.close()
-
-
-class Server:
-    """granian (WSGI) on loopback; its process group is stopped (TERM, then KILL) on exit."""
-
-    def __init__(self, env: dict[str, str]):
-        self.port = free_port()
-        argv = [
-            str(Path(sys.executable).parent / "granian"),
-            "--interface", "wsgi", "--host", HOST, "--port", str(self.port),
-            "--workers", str(WORKERS), "--blocking-threads", str(THREADS),
-            "--backlog", "2048", "--no-access-log", "--log-level", "warning",
-            "zikao.wsgi:application",
-        ]  # fmt: skip
-        self.log = open(VAR / "granian.log", "w")  # noqa: SIM115
-        self.process = subprocess.Popen(
-            argv, cwd=ROOT, env={**os.environ, **env}, stdout=self.log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"granian exited: see {self.log.name}")
-            with contextlib.suppress(OSError):
-                if request(self.port, "GET", "/healthz")[0] == 200:
-                    return
-            time.sleep(0.3)
-        self.stop()
-        raise RuntimeError(f"granian did not answer /healthz in 60 s: see {self.log.name}")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        self.log.close()
-
-
 def wrk(port: int, path: str, script: str, seconds: int, connections: int, **env: str) -> dict:
-    argv = [
-        "wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "--latency",
-        "-s", str(BENCH / "entrybench" / script), f"http://{HOST}:{port}{path}",
-    ]  # fmt: skip
-    result = subprocess.run(
-        argv, env={**os.environ, "BENCH_THREADS": "2", **env}, capture_output=True, text=True, check=True
+    data = run_wrk(
+        BENCH / "entrybench" / script,
+        f"http://{HOST}:{port}{path}",
+        seconds=seconds,
+        connections=connections,
+        env=env,
     )
-    found = re.search(r"^BENCHJSON (.*)$", result.stdout, re.M)
-    if found is None:
-        raise RuntimeError(f"wrk printed no summary:\n{result.stdout}\n{result.stderr}")
-    data = json.loads(found.group(1))
     data["seconds"] = data["duration_us"] / 1e6
     data["rps"] = data["requests"] / data["seconds"]
     data["socket_errors"] = data["connect"] + data["read"] + data["write"] + data["timeout"]
@@ -414,6 +301,12 @@ def request_lines(sitting, rows, tokens, options, max_courses: int) -> tuple[Pat
     return path, len(lines)
 
 
+def per_request(used: dict[str, float], run: dict) -> dict[str, float]:
+    """CPU µs per request of each kind (web, pg, redis) over a wrk run."""
+    n = max(1, run["requests"])
+    return {kind: seconds / n * 1e6 for kind, seconds in used.items()}
+
+
 def seat_check(sitting) -> tuple[list[tuple], bool]:
     from django.db.models import Count
 
@@ -454,10 +347,16 @@ def main() -> int:
     parser.add_argument("--areas", type=int, default=5)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--quick", action="store_true", help="smoke run: 4,000 candidates, 2,000 seats, 10 s")
+    parser.add_argument(
+        "--tokens-used",
+        action="store_true",
+        help="each token was used once before (as the app's GET of the courses would): the "
+        "sign-in cache is warmed with accounts.session_cache.warm_states; default: first use",
+    )
     args = parser.parse_args()
     if args.quick:
         args.candidates, args.seats, args.duration = 4000, 2000, 10
-    reason = missing_prerequisite()
+    reason = missing_prerequisite(SERVER, REDIS_URL)
     if reason:
         print(f"skipped: {reason}")
         return 0
@@ -468,16 +367,15 @@ def main() -> int:
         flush=True,
     )
     database_url = build_database()
-    env = production_environment(database_url)
+    env = production_environment(database_url, REDIS_URL, "entrybench.settings")
     django_setup(env)
 
-    import redis
     from django.db import connection
 
     from zikao.accounts.models import Office
     from zikao.catalog.models import ProvincePolicy
 
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    flush_redis(REDIS_URL)
     sitting = open_sitting()
     areas = list(
         Office.objects.filter(level=Office.Level.COUNTY).select_related("parent").order_by("region_code")
@@ -487,6 +385,11 @@ def main() -> int:
     plans = bench_plans()
     rows = load_candidates(args.candidates, areas, plans)
     tokens = load_accounts(rows)
+    if args.tokens_used:
+        from zikao.accounts.session_cache import warm_states
+
+        for start in range(0, len(rows), 5000):
+            warm_states([cid for cid, _a, _p in rows[start : start + 5000]], timeout=3600)
     options = plan_options(sitting, rows)
     policy = ProvincePolicy.current()
     requests_file, n_lines = request_lines(sitting, rows, tokens, options, policy.max_courses_per_sitting)
@@ -499,12 +402,13 @@ def main() -> int:
         f"{', '.join(f'{a.name[:6]} {per_slot[a.pk]:,}' for a in areas)} "
         f"= {4 * sum(per_slot.values()):,} seats; "
         f"{len(rows):,} candidates in {len(plans)} plans ({usable} with enterable courses), "
-        f"{n_lines:,} entry requests prepared"
+        f"{n_lines:,} entry requests prepared; tokens "
+        + ("used before (sign-in cache warmed)" if args.tokens_used else "used for the first time")
     )
     failures: list[str] = []
     server = None
     try:
-        server = Server(env)
+        server = start_granian(env, workers=WORKERS, threads=THREADS, log_dir=VAR)
         port = server.port
         print(
             f"granian {WORKERS} workers × {THREADS} blocking threads; wrk -t2 -c{args.connections}; "
@@ -514,14 +418,22 @@ def main() -> int:
         )
         wrk(port, "/bench/trivial", "trivial.lua", 3, args.connections)
         trivial_seconds = min(args.duration, 20)
-        trivial = wrk(port, "/bench/trivial", "trivial.lua", trivial_seconds, args.connections)
+        with CpuSampler(server.process.pid, REDIS_URL, SERVER, DB) as sampler:
+            trivial = wrk(port, "/bench/trivial", "trivial.lua", trivial_seconds, args.connections)
+            time.sleep(0.3)  # requests still being answered when wrk stopped its clock
+        trivial_cpu = per_request(sampler.used(), trivial)
         print(
             f"  trivial view       {trivial['rps']:>9,.0f} req/s   p50 {trivial['p50_us'] / 1000:6.1f} ms   "
             f"p99 {trivial['p99_us'] / 1000:6.1f} ms   "
             f"errors {trivial['status']['other'] + trivial['socket_errors']}   ({load()})",
             flush=True,
         )
-        run = wrk(port, PATH, "entry.lua", args.duration, args.connections, BENCH_REQUESTS=str(requests_file))
+        with CpuSampler(server.process.pid, REDIS_URL, SERVER, DB) as sampler:
+            run = wrk(
+                port, PATH, "entry.lua", args.duration, args.connections, BENCH_REQUESTS=str(requests_file)
+            )
+            time.sleep(0.3)
+        entry_cpu = per_request(sampler.used(), run)
         s = run["status"]
         errors = s["5xx"] + run["socket_errors"]
         accepted_rps = s["201"] / run["seconds"]
@@ -552,6 +464,13 @@ def main() -> int:
             f"(5xx {s['5xx']}, socket {run['socket_errors']})"
         )
         print(f"  ratio accepted entries/s ÷ trivial view req/s: {ratio:.3f}   (target ≥ 0.05)")
+        print(
+            f"  CPU per request (µs): trivial web {trivial_cpu['web']:,.0f}, "
+            f"PostgreSQL {trivial_cpu['pg']:,.0f}, "
+            f"Redis {trivial_cpu['redis']:,.0f}; POST web {entry_cpu['web']:,.0f}, PostgreSQL "
+            f"{entry_cpu['pg']:,.0f}, Redis {entry_cpu['redis']:,.0f} (independent of the load beside the "
+            f"bench; wrk shares the {CORES} cores too)"
+        )
         print(f"seats per area × slot ({len(table)} counters, {full} full):")
         for name, slot, capacity, taken, n, good in table:
             print(f"  {name[:16]:<16} {slot:<7} capacity {capacity:>6,}  taken {taken:>6,}  entries {n:>6,}  "
@@ -581,6 +500,8 @@ def main() -> int:
             "entries": run,
             "accepted_per_s": accepted_rps,
             "ratio": ratio,
+            "cpu_us_per_request": {"trivial": trivial_cpu, "entries": entry_cpu},
+            "tokens_used": args.tokens_used,
             "seat_table": table,
             "load": os.getloadavg(),
         }
@@ -590,10 +511,7 @@ def main() -> int:
             server.stop()
         connection.close()
         if DROP:
-            import psycopg
-
-            with psycopg.connect(SERVER, autocommit=True) as admin:
-                admin.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+            drop_database(SERVER, DB)
     print("PASS" if not failures else "FAIL: " + "; ".join(failures))
     return 1 if failures else 0
 

@@ -47,9 +47,7 @@ import json
 import os
 import re
 import secrets
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -57,10 +55,30 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-BENCH = ROOT / "bench"
+from _support import (
+    BENCH,
+    CORES,
+    HOST,
+    ROOT,
+    Server,
+    cpu_used,
+    create_database,
+    database_exists,
+    django_setup,
+    drop_database,
+    flush_redis,
+    free_port,
+    granian_argv,
+    manage,
+    missing_prerequisite,
+    parse_benchjson,
+    production_environment,
+    with_db,
+    wrk_argv,
+)
+from _support import cpu_snapshot as cpu_snapshot_of
+
 VAR = ROOT / "var" / "bench-release"
 SERVER = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -75,44 +93,12 @@ DROP = os.environ.get("BENCH_RELEASE_DROP", "") == "1"
 GUNICORN = os.environ.get("BENCH_GUNICORN", "") == "1"
 DB = f"zikao_bench_release_{CANDIDATES}"
 PASSWORD = "Bench-Release-2026"  # the bench candidates' password
-CORES = os.cpu_count() or 1
-HOST = "127.0.0.1"
 COLD = int(os.environ.get("BENCH_RELEASE_COLD", "8000"))
 WARM_PROCESSES = int(os.environ.get("BENCH_WARM_PROCESSES", str(CORES)))
 API_LATEST = "/api/me/scores/latest"
 
 
-def with_db(url: str, name: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-# --- prerequisites and database --------------------------------------------------------------------
-
-
-def missing_prerequisite() -> str | None:
-    import psycopg
-
-    try:
-        psycopg.connect(SERVER, connect_timeout=3).close()
-    except psycopg.OperationalError as exc:
-        return f"PostgreSQL not reachable at {SERVER} ({exc.__class__.__name__})"
-    try:
-        import redis
-
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
-    except Exception as exc:
-        return f"Redis not reachable at {REDIS_URL} ({exc.__class__.__name__})"
-    if shutil.which("wrk") is None:
-        return "wrk not installed (apt-get install -y wrk)"
-    if not (Path(sys.executable).parent / "granian").exists():
-        return "granian not installed in this environment (pip install -e '.[prod]')"
-    return None
+# --- prerequisites and database (bench/_support.py) -------------------------------------------------
 
 
 def prepare_database() -> str:
@@ -120,102 +106,34 @@ def prepare_database() -> str:
     import psycopg
 
     url = with_db(SERVER, DB)
-    with psycopg.connect(SERVER, autocommit=True) as admin:
-        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB]).fetchone()
-        count = None
-        if exists:
-            try:
-                with psycopg.connect(url) as conn:
-                    count = conn.execute("SELECT count(*) FROM candidates_candidate").fetchone()[0]
-            except psycopg.Error:
-                count = None
-        env = {**os.environ, "DATABASE_URL": url, "DEBUG": "1", "PYTHONPATH": str(ROOT / "src")}
-        env.pop("REDIS_URL", None)
-        if count == CANDIDATES:
-            print(f"reusing database {DB} ({count:,} candidates)")
-            subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-            return url
-        admin.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
-        admin.execute(f"CREATE DATABASE {DB}")
+    count = None
+    if database_exists(SERVER, DB):
+        try:
+            with psycopg.connect(url) as conn:
+                count = conn.execute("SELECT count(*) FROM candidates_candidate").fetchone()[0]
+        except psycopg.Error:
+            count = None
+    if count == CANDIDATES:
+        print(f"reusing database {DB} ({count:,} candidates)")
+        manage(url, "migrate", "-v0")
+        return url
+    create_database(SERVER, DB)
     print(f"building database {DB}: manage.py demo --candidates {CANDIDATES} …", flush=True)
     started = time.perf_counter()
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-    subprocess.run(
-        [sys.executable, "manage.py", "demo", "--candidates", str(CANDIDATES), "--release-in", "525600"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
+    manage(url, "migrate", "-v0")
+    manage(url, "demo", "--candidates", str(CANDIDATES), "--release-in", "525600", quiet=True)
     print(f"  built in {time.perf_counter() - started:.0f} s")
     return url
 
 
-def production_environment(database_url: str) -> dict[str, str]:
-    """DEBUG=0 production settings; only the URLconf adds the two yardstick views."""
-    return {
-        "DEBUG": "0",
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "ALLOWED_HOSTS": f"{HOST},localhost",
-        "DATABASE_URL": database_url,
-        "REDIS_URL": REDIS_URL,
-        "DJANGO_SETTINGS_MODULE": "releasebench.settings",
-        # wrk and the probes play the TLS-terminating load balancer on loopback: they send
-        # X-Forwarded-Proto and X-Forwarded-For, believed only from this address.
-        "ZIKAO_TRUSTED_PROXIES": HOST,
-        "LOG_LEVEL": "WARNING",
-        "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), str(BENCH)]),
-    }
-
-
-# --- the server --------------------------------------------------------------------------------------
-
-
-class Server:
-    """A WSGI server process group on loopback; stopped (TERM, then KILL) on exit."""
-
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], port: int):
-        self.name, self.port = name, port
-        VAR.mkdir(parents=True, exist_ok=True)
-        self.log = open(VAR / f"{name}.log", "w")  # noqa: SIM115
-        self.process = subprocess.Popen(
-            argv, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{name} exited: see {self.log.name}")
-            with contextlib.suppress(OSError):
-                status, _ = get(port, "/healthz", timeout=2)
-                if status == 200:
-                    return
-            time.sleep(0.3)
-        self.stop()
-        raise RuntimeError(f"{name} did not answer /healthz in 60 s: see {self.log.name}")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        self.log.close()
+# --- the server (bench/_support.py: Server, production settings; only the URLconf adds the two
+# yardstick views) --------------------------------------------------------------------------------------
 
 
 def granian(env: dict[str, str]) -> Server:
     port = free_port()
-    argv = [
-        str(Path(sys.executable).parent / "granian"),
-        "--interface", "wsgi", "--host", HOST, "--port", str(port),
-        "--workers", str(WORKERS), "--blocking-threads", str(THREADS),
-        "--backlog", "2048", "--no-access-log", "--log-level", "warning",
-        "zikao.wsgi:application",
-    ]  # fmt: skip
-    server = Server("granian", argv, {**os.environ, **env}, port)
+    argv = granian_argv(port, WORKERS, THREADS)
+    server = Server("granian", argv, {**os.environ, **env}, port, VAR)
     global WEB_PGID
     WEB_PGID = server.process.pid  # started in its own session: pgid = pid
     return server
@@ -239,7 +157,7 @@ def gunicorn(env: dict[str, str]) -> Server | None:
         "--log-level", "warning", "zikao.wsgi:application",
     ]  # fmt: skip
     paths = os.pathsep.join([str(target), env["PYTHONPATH"]])
-    server = Server("gunicorn", argv, {**os.environ, **env, "PYTHONPATH": paths}, port)
+    server = Server("gunicorn", argv, {**os.environ, **env, "PYTHONPATH": paths}, port, VAR)
     global WEB_PGID
     WEB_PGID = server.process.pid
     return server
@@ -300,57 +218,13 @@ def post_json(port: int, path: str, body: dict, *, client_ip: str = "") -> tuple
 
 # --- CPU accounting (what each request costs, whatever else the machine is doing) -------------
 
-TICK = os.sysconf("SC_CLK_TCK")
 WEB_PGID: int | None = None  # the process group of the server being measured
-
-
-def proc_cpu(pid: int) -> float:
-    """User + system CPU seconds of a process (0 when gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except (FileNotFoundError, ProcessLookupError):
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / TICK
-
-
-def group_pids(pgid: int) -> list[int]:
-    pids = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as stat:
-                    if int(stat.read().rsplit(")", 1)[1].split()[2]) == pgid:
-                        pids.append(int(entry))
-            except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
-                continue
-    return pids
 
 
 def cpu_snapshot() -> dict[str, dict[int, float]]:
     """CPU seconds so far of the web server's processes, Redis and this database's PostgreSQL
-    backends (PostgreSQL and Redis run on this machine too; in production they have their own)."""
-    import psycopg
-    import redis
-
-    snap: dict[str, dict[int, float]] = {"web": {}, "redis": {}, "pg": {}}
-    if WEB_PGID is not None:
-        snap["web"] = {pid: proc_cpu(pid) for pid in group_pids(WEB_PGID)}
-    with contextlib.suppress(Exception):
-        pid = int(redis.Redis.from_url(REDIS_URL).info("server")["process_id"])
-        snap["redis"] = {pid: proc_cpu(pid)}
-    with contextlib.suppress(Exception), psycopg.connect(SERVER, autocommit=True) as admin:
-        rows = admin.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [DB]).fetchall()
-        snap["pg"] = {pid: proc_cpu(pid) for (pid,) in rows}
-    return snap
-
-
-def cpu_used(before: dict[str, dict[int, float]], after: dict[str, dict[int, float]]) -> dict[str, float]:
-    """CPU seconds used between two snapshots, per kind (processes started meanwhile count whole)."""
-    return {
-        kind: sum(max(0.0, cpu - before[kind].get(pid, 0.0)) for pid, cpu in after[kind].items())
-        for kind in after
-    }
+    backends (bench/_support.py)."""
+    return cpu_snapshot_of(WEB_PGID, REDIS_URL, SERVER, DB)
 
 
 @dataclass
@@ -391,18 +265,17 @@ def wrk(
         "BENCH_HEADER": header,
         "BENCH_THREADS": "2",
     }
-    argv = [
-        "wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "--latency",
-        "-s", str(BENCH / "releasebench" / script), f"http://{HOST}:{port}{path}",
-    ]  # fmt: skip
+    argv = wrk_argv(
+        BENCH / "releasebench" / script,
+        f"http://{HOST}:{port}{path}",
+        seconds=seconds,
+        connections=connections,
+    )
     before = cpu_snapshot()
     result = subprocess.run(argv, env=env, capture_output=True, text=True, check=True)
     time.sleep(0.3)  # requests still being answered when wrk stopped its clock
     used = cpu_used(before, cpu_snapshot())
-    found = re.search(r"^BENCHJSON (.*)$", result.stdout, re.M)
-    if found is None:
-        raise RuntimeError(f"wrk printed no summary:\n{result.stdout}\n{result.stderr}")
-    data = json.loads(found.group(1))
+    data = parse_benchjson(result.stdout, result.stderr)
     errors = data["not_200"] + data["connect"] + data["read"] + data["write"] + data["timeout"]
     n = max(1, data["requests"])
     return Run(
@@ -435,22 +308,18 @@ def measure(label: str, port: int, path: str, **kwargs) -> Run:
     return run
 
 
-# --- Django side (same settings as the server) ----------------------------------------------------------
-
-
-def django_setup(env: dict[str, str]) -> None:
-    os.environ.update(env)
-    for part in reversed(env["PYTHONPATH"].split(os.pathsep)):
-        sys.path.insert(0, part)
-    import django
-
-    django.setup()
+# --- Django side (same settings as the server: bench/_support.py django_setup) --------------------------
 
 
 def latest_sitting():
+    """The latest sitting that has scores (the demo also holds a coming sitting in its entry window)."""
     from zikao.catalog.models import Sitting
+    from zikao.scores.models import Score
 
-    return Sitting.objects.exclude(release_at=None).order_by("-label").first()
+    for sitting in Sitting.objects.exclude(release_at=None).order_by("-label"):
+        if Score.objects.filter(sitting=sitting).exists():
+            return sitting
+    return None
 
 
 def bench_candidates(label: str, n: int) -> list:
@@ -792,19 +661,18 @@ def warm_before_release(
 
 
 def main() -> int:
-    reason = missing_prerequisite()
+    reason = missing_prerequisite(SERVER, REDIS_URL)
     if reason:
         print(f"skipped: {reason}")
         return 0
     VAR.mkdir(parents=True, exist_ok=True)
     database_url = prepare_database()
-    env = production_environment(database_url)
+    env = production_environment(database_url, REDIS_URL, "releasebench.settings")
     django_setup(env)
 
-    import redis
     from django.db import connection
 
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    flush_redis(REDIS_URL)
     sitting = latest_sitting()
     label = sitting.label
     everybody = bench_candidates(label, SESSIONS + 2 * COLD)
@@ -1017,10 +885,7 @@ def main() -> int:
             ApiToken.objects.filter(candidate__in=candidates).delete()
         connection.close()
         if DROP:
-            import psycopg
-
-            with psycopg.connect(SERVER, autocommit=True) as admin:
-                admin.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+            drop_database(SERVER, DB)
             print(f"dropped database {DB}")
         else:
             print(f"kept database {DB} for the next run (BENCH_RELEASE_DROP=1 drops it)")

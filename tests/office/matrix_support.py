@@ -57,6 +57,7 @@ EXTRA_GATES: dict[object, tuple[str, Callable]] = {
 DUMMY_BY_NAME = {
     "candidate_no": "010120100001",
     "label": "202610",
+    "order_no": "ZK20261001ABCDEFGHJKLM",  # a well-formed payment order number (entries_payment_order)
 }
 DUMMY_BY_CONVERTER = {
     "int": 999999,

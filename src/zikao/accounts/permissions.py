@@ -70,6 +70,7 @@ class Perm:
     CONDUCT_RECORD = "conduct.record"  # record, appeal outcome, revoke
     REGISTRATION_CONFIRM = "registration.confirm"
     ENTRIES_MANAGE = "entries.manage"  # windows, areas, centres, rooms, allocation
+    ENTRIES_VIEW = "entries.view"  # read entry settings, seat counters, entry lists, payments
     AUDIT_VIEW = "audit.view"
     AUDIT_EXPORT = "audit.export"
     REPORTS_VIEW = "reports.view"
@@ -109,11 +110,18 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
         {Perm.REGISTRATION_CONFIRM, Perm.RECORDS_VIEW, Perm.RECORDS_VIEW_FULL_ID, Perm.CATALOG_VIEW}
     ),
     Role.EXAM_AFFAIRS: frozenset(
-        {Perm.ENTRIES_MANAGE, Perm.CATALOG_VIEW, Perm.RECORDS_VIEW, Perm.REPORTS_VIEW}
+        {Perm.ENTRIES_MANAGE, Perm.ENTRIES_VIEW, Perm.CATALOG_VIEW, Perm.RECORDS_VIEW, Perm.REPORTS_VIEW}
     ),
     Role.AUDITOR: frozenset({Perm.AUDIT_VIEW, Perm.AUDIT_EXPORT, Perm.RECORDS_VIEW, Perm.REPORTS_VIEW}),
     Role.READ_ONLY: frozenset(
-        {Perm.CATALOG_VIEW, Perm.SCORES_VIEW, Perm.RECORDS_VIEW, Perm.CONDUCT_VIEW, Perm.REPORTS_VIEW}
+        {
+            Perm.CATALOG_VIEW,
+            Perm.SCORES_VIEW,
+            Perm.RECORDS_VIEW,
+            Perm.CONDUCT_VIEW,
+            Perm.REPORTS_VIEW,
+            Perm.ENTRIES_VIEW,
+        }
     ),
 }
 

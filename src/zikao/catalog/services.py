@@ -142,6 +142,8 @@ def courses_load(*, actor: Actor, path: Path | str | None = None) -> CoursesLoad
                     "skipped": [c for c, _ in skipped],
                 },
             )
+        if to_update:
+            _entry_reference_changed()
     return result
 
 
@@ -232,6 +234,7 @@ def plan_import(*, actor: Actor, text: str, source_name: str) -> Plan:
             before=before,
             after={"checksum": checksum, "source": source_name, "plan": spec.key, "items": len(spec.items)},
         )
+        _entry_reference_changed()
     return plan
 
 
@@ -287,6 +290,7 @@ def _store_document(
     audit_record(
         actor=actor, event_type=event_type, subject=row, before=before, after={"checksum": checksum, **after}
     )
+    _entry_reference_changed()
     return row
 
 
@@ -1040,7 +1044,9 @@ def _sitting_save(*, actor: Actor, draft: SittingDraft, sitting: Sitting | None)
         after=_sitting_snapshot(draft),
     )
     if before.release_at != draft.release_at:
-        _releases_changed()
+        _releases_changed()  # also drops the entry services' cached slots (entries.cache)
+    else:
+        _entry_reference_changed(locked.pk)
     return locked
 
 
@@ -1048,6 +1054,17 @@ def _releases_changed() -> None:
     from zikao.scores.cache import releases_changed
 
     releases_changed()
+
+
+def _entry_reference_changed(sitting_id: int | None = None) -> None:
+    """The entry services keep courses, plans, rules documents and the policy (catalog) and each
+    sitting's slots and timetable per process (entries.cache): drop them, now and after commit."""
+    from zikao.entries import cache as entry_cache
+
+    if sitting_id is None:
+        entry_cache.bust_catalog()
+    else:
+        entry_cache.bust_sitting(sitting_id)
 
 
 # --- office writes: timetable ---------------------------------------------------------------------
@@ -1166,6 +1183,7 @@ def timetable_upload_apply(*, actor: Actor, upload: CatalogUpload, base: str) ->
             "unchanged": report.unchanged,
         },
     )
+    _entry_reference_changed(sitting.pk)
     return TimetableApplyResult(tuple(new), report.unchanged)
 
 
@@ -1242,6 +1260,7 @@ def timetable_entry_save(
             subject=sitting,
             after={"course": course.code, "slot": slot.code},
         )
+        _entry_reference_changed(sitting.pk)
         return created
     before = {"course": course.code, "slot": current.slot.code}
     current.slot = slot
@@ -1253,6 +1272,7 @@ def timetable_entry_save(
         before=before,
         after={"course": course.code, "slot": slot.code},
     )
+    _entry_reference_changed(sitting.pk)
     return current
 
 
@@ -1275,3 +1295,103 @@ def timetable_entry_delete(*, actor: Actor, entry: TimetableEntry) -> None:
     before = {"course": current.course.code, "slot": current.slot.code}
     current.delete()
     audit_record(actor=actor, event_type="timetable.entry_removed", subject=sitting, before=before)
+    _entry_reference_changed(sitting.pk)
+
+
+# --- office writes: province entry policy ---------------------------------------------------------
+
+POLICY_MAX_COURSES_LIMIT = 12  # no sitting has more half-day slots than this
+POLICY_FEE_LIMIT_FEN = 100_000  # 1,000.00 元: anything above is a typing slip
+
+
+def _require_province_entries(actor: Actor) -> None:
+    """Entry policy is provincial: staff need ENTRIES_MANAGE at a province office; the system
+    actor may; anyone else never."""
+    if actor.kind == "system":
+        return
+    if actor.kind != "staff":
+        raise PermissionDenied(Perm.ENTRIES_MANAGE)
+    require_perm(actor.user, Perm.ENTRIES_MANAGE)
+    if actor.user.office.level != "province":
+        raise PermissionDenied(Perm.ENTRIES_MANAGE)
+
+
+def province_policy_problems(*, max_courses_per_sitting, fee_per_course_fen) -> list[Refusal]:
+    """Pure checks of the entry part of the province policy (whole numbers within limits)."""
+    problems = []
+    if (
+        not isinstance(max_courses_per_sitting, int)
+        or isinstance(max_courses_per_sitting, bool)
+        or not 1 <= max_courses_per_sitting <= POLICY_MAX_COURSES_LIMIT
+    ):
+        problems.append(
+            Refusal(
+                "POLICY_MAX_COURSES_INVALID",
+                "max_courses_per_sitting",
+                str(_("每次报考科目上限须为1至%(limit)s之间的整数。") % {"limit": POLICY_MAX_COURSES_LIMIT}),
+            )
+        )
+    if (
+        not isinstance(fee_per_course_fen, int)
+        or isinstance(fee_per_course_fen, bool)
+        or not 0 <= fee_per_course_fen <= POLICY_FEE_LIMIT_FEN
+    ):
+        problems.append(
+            Refusal(
+                "POLICY_FEE_INVALID",
+                "fee_per_course_fen",
+                str(_("每科报考费须在0至%(limit)s元之间。") % {"limit": f"{POLICY_FEE_LIMIT_FEN // 100}.00"}),
+            )
+        )
+    return problems
+
+
+def _entry_policy_changed() -> None:
+    """The entry services keep the policy per process (`entries.cache`): bump its token now
+    (this transaction reads the new values) and again after commit (`bust_policy` does both)."""
+    from zikao.entries import cache as entry_cache
+
+    entry_cache.bust_policy()
+
+
+@transaction.atomic
+def province_policy_set(
+    *, actor: Actor, max_courses_per_sitting: int, fee_per_course_fen: int
+) -> ProvincePolicy:
+    """Change the entry part of the province policy: the most courses a candidate may enter in
+    one sitting and the fee per course (fen). Creates the policy row if there is none.
+
+    Only new entries use the new fee: an entry keeps the fee it was created with and an order
+    the sum of its entries. Refuses (nothing written) PERMISSION_DENIED (not ENTRIES_MANAGE at a
+    province office), POLICY_MAX_COURSES_INVALID (1–12), POLICY_FEE_INVALID (0–100000 fen;
+    CatalogRefused, code POLICY_INVALID when both). No change, no event. Event:
+    'province_policy.changed' (before/after); the entry cache's policy is busted."""
+    _require_province_entries(actor)
+    problems = province_policy_problems(
+        max_courses_per_sitting=max_courses_per_sitting, fee_per_course_fen=fee_per_course_fen
+    )
+    if problems:
+        raise CatalogRefused(problems, "POLICY_INVALID")
+    policy = ProvincePolicy.objects.select_for_update().order_by("pk").first()
+    created = policy is None
+    if policy is None:
+        policy = ProvincePolicy()
+    before = {
+        "max_courses_per_sitting": policy.max_courses_per_sitting,
+        "fee_per_course_fen": policy.fee_per_course_fen,
+    }
+    after = {"max_courses_per_sitting": max_courses_per_sitting, "fee_per_course_fen": fee_per_course_fen}
+    if before == after and not created:
+        return policy
+    policy.max_courses_per_sitting = max_courses_per_sitting
+    policy.fee_per_course_fen = fee_per_course_fen
+    policy.save()
+    audit_record(
+        actor=actor,
+        event_type="province_policy.changed",
+        subject=policy,
+        before=before,
+        after=after,
+    )
+    _entry_policy_changed()
+    return policy

@@ -8,10 +8,13 @@ whatever the concurrency (PostgreSQL or SQLite):
    the other and both see each other's entries when checking the maximum, slots and area;
 2. the decision is `rules.entry_refusals` over `selectors.entry_context` (plan engine, visible
    passes, timetable, suspension, free seats) — every refusal has a stable code;
-3. seats are taken with ONE conditional UPDATE per (area, slot) counter,
-   ``UPDATE … SET taken = taken + 1 WHERE id = ? AND taken < capacity``, in counter-id order (no
-   deadlocks between candidates); a counter that does not move means the area is full and the
-   whole request rolls back (ENTRY_AREA_FULL with the areas that still have seats);
+3. seats are taken with a conditional UPDATE of each (area, slot) counter,
+   ``UPDATE … SET taken = taken + 1 WHERE id = ? AND taken < capacity``, the counters locked in
+   counter-id order (no deadlocks between candidates; on PostgreSQL one statement for all the
+   request's counters); a counter that does not move means the area is full and the
+   whole request rolls back (ENTRY_AREA_FULL with the areas that still have seats). Entering
+   courses takes the seats as its last write (entries, submission and audit are written first),
+   so the counters, which every candidate of an area updates, stay locked only until the commit;
 4. the unique constraints on Entry (once per course and sitting, one course per slot) are the
    backstop: an IntegrityError becomes ENTRY_DUPLICATE / ENTRY_SLOT_CLASH, never a 500.
 
@@ -26,6 +29,7 @@ An idempotency key makes a repeated submit return the same entries and write not
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import logging
@@ -51,7 +55,14 @@ from zikao.core.errors import DomainError, NotFound, ValidationFailed
 from zikao.core.ratelimit import Limit, RateLimited, hit
 from zikao.entries import rules
 from zikao.entries.models import AreaSlotCapacity, Entry, EntrySubmission
-from zikao.entries.selectors import EntryContext, entry_context, live_entries, sitting_area_seats
+from zikao.entries.selectors import (
+    AreaSeatsMap,
+    EntryContext,
+    decision_probe,
+    entry_context,
+    live_entries,
+    sitting_area_seats,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -222,14 +233,16 @@ def _lock_candidate(candidate: Candidate) -> Candidate:
     PostgreSQL: a row lock on the candidate. SQLite has no row locks: a no-op UPDATE takes the
     database write lock before anything is read, so the reads that follow cannot be overtaken
     by another writer (and a deferred transaction never has to upgrade a read lock)."""
+    table = Candidate._meta.db_table
+    pk = Candidate._meta.pk.column
+    # Written out (the row as the ORM would load it): this runs on every entry request.
+    select = f'SELECT * FROM "{table}" WHERE "{pk}" = %s'  # noqa: S608
     if connection.vendor == "sqlite":
-        table = Candidate._meta.db_table
-        pk = Candidate._meta.pk.column
         with connection.cursor() as cursor:
             cursor.execute(f'UPDATE "{table}" SET "{pk}" = "{pk}" WHERE "{pk}" = %s', [candidate.pk])  # noqa: S608
-        row = Candidate.objects.filter(pk=candidate.pk).first()
     else:
-        row = Candidate.objects.select_for_update().filter(pk=candidate.pk).first()
+        select += " FOR UPDATE"
+    row = next(iter(Candidate.objects.raw(select, [candidate.pk])), None)
     if row is None:
         raise NotFound()
     if row.status in _CLOSED_RECORDS:
@@ -258,26 +271,78 @@ def _entry_snapshot(entry: Entry) -> dict[str, Any]:
     }
 
 
-def _take_seats(sitting: Sitting, area_id: int, slot_ids: Iterable[int]) -> int | None:
-    """Take one seat per slot in `area_id` with one conditional UPDATE per counter (in counter-id
-    order). Returns the id of the first slot whose counter did not move (full or no counter), or
-    None when every seat was taken. The caller rolls back on a full slot."""
+def _take_seats(
+    sitting: Sitting,
+    area_id: int,
+    slot_ids: Iterable[int],
+    known: dict[int, int] | None = None,
+    *,
+    lapsed_at: datetime | None = None,
+) -> int | None:
+    """Take one seat per slot in `area_id`: a conditional UPDATE (`taken < capacity`) of each
+    counter, locked in counter-id order — on PostgreSQL all in one statement (`_take_many`),
+    elsewhere one UPDATE per counter. Returns the id of the first slot (in counter-id order)
+    whose counter did not move (full or no counter), or None when every seat was taken. The
+    caller rolls back on a full slot.
+
+    `known`: slot id → counter id as already read (else read here). `lapsed_at`: when a counter
+    does not move, first release the lapsed unpaid holds of that area and slot (`now`), then
+    try it once more — the decision did not release them when the area seemed to have room."""
     wanted = set(slot_ids)
-    counters = dict(
-        AreaSlotCapacity.objects.filter(sitting=sitting, area_id=area_id, slot_id__in=wanted).values_list(
-            "slot_id", "pk"
+    counters = {slot: pk for slot, pk in (known or {}).items() if slot in wanted}
+    if set(counters) != wanted:
+        counters = dict(
+            AreaSlotCapacity.objects.filter(sitting=sitting, area_id=area_id, slot_id__in=wanted).values_list(
+                "slot_id", "pk"
+            )
         )
-    )
     missing = sorted(wanted - set(counters))
     if missing:
         return missing[0]
-    for slot_id, counter in sorted(counters.items(), key=lambda item: item[1]):
-        moved = AreaSlotCapacity.objects.filter(pk=counter, taken__lt=F("capacity")).update(
-            taken=F("taken") + 1
-        )
-        if moved != 1:
+    ordered = sorted(counters.items(), key=lambda item: item[1])
+    batch = len(ordered) > 1 and connection.vendor == "postgresql"
+    moved = _take_many([counter for _slot, counter in ordered]) if batch else set()
+    for slot_id, counter in ordered:
+        if counter in moved or (not batch and _take_one(counter)):
+            continue
+        if lapsed_at is None:
+            return slot_id
+        from zikao.entries.payments import holds_expire_for  # payments imports this module
+
+        if not (holds_expire_for(sitting=sitting, area=area_id, slots=[slot_id], now=lapsed_at)):
+            return slot_id
+        if not _take_one(counter):
             return slot_id
     return None
+
+
+def _take_one(counter: int) -> bool:
+    moved = AreaSlotCapacity.objects.filter(pk=counter, taken__lt=F("capacity")).update(taken=F("taken") + 1)
+    return moved == 1
+
+
+@functools.cache
+def _take_many_sql() -> str:
+    meta = AreaSlotCapacity._meta
+    q = connection.ops.quote_name
+    table, pk = q(meta.db_table), q(meta.pk.column)
+    taken, capacity = q(meta.get_field("taken").column), q(meta.get_field("capacity").column)
+    # The CTE locks the counters in id order (as `_take_one` one by one would), so two requests
+    # never wait for each other crosswise; the UPDATE is the same conditional one.
+    return (
+        f"WITH locked AS MATERIALIZED (SELECT {pk} FROM {table} WHERE {pk} = ANY(%s)"  # noqa: S608
+        f" ORDER BY {pk} FOR UPDATE)"
+        f" UPDATE {table} SET {taken} = {table}.{taken} + 1 FROM locked"
+        f" WHERE {table}.{pk} = locked.{pk} AND {table}.{taken} < {table}.{capacity}"
+        f" RETURNING {table}.{pk}"
+    )
+
+
+def _take_many(counters: list[int]) -> set[int]:
+    """PostgreSQL: one conditional UPDATE of several counters; the ids of those that moved."""
+    with connection.cursor() as cursor:
+        cursor.execute(_take_many_sql(), [counters])
+        return {row[0] for row in cursor.fetchall()}
 
 
 def _give_back(counts: dict[tuple[int, int, int], int]) -> None:
@@ -365,7 +430,8 @@ def _expire_lapsed(ctx: EntryContext, candidate: Candidate, area_id: int | None 
     """Give back the seats of the candidate's own unpaid holds in this sitting that lapsed, then,
     with `area_id`, the lapsed holds of everyone else in that area, so a hold that ran out never
     makes an area look full (the payments sweeper does the same every minute; whichever comes
-    first does it, once). Returns the candidate's own entries released."""
+    first does it, once). Returns the candidate's own entries released. (Entering courses
+    releases the others' holds only where they matter: `_free_lapsed_where_short`.)"""
     lapsed = [
         e
         for e in ctx.entries
@@ -386,34 +452,71 @@ def _expire_lapsed(ctx: EntryContext, candidate: Candidate, area_id: int | None 
     return expired
 
 
+def _free_lapsed_where_short(ctx: EntryContext, codes: Sequence[str], area_id: int | None) -> list[Entry]:
+    """Before deciding: where the chosen area seems to lack a seat for a requested course, give
+    back the lapsed unpaid holds of everyone in that area and slot (so a hold that ran out never
+    makes an area look full), and read its counters again. Where it has room nothing is done:
+    the sweeper frees those within the minute, and `_take_seats` frees them if a counter does
+    not move after all. Returns the entries released."""
+    if area_id is None or area_id not in ctx.areas:
+        return []
+    needed: dict[str, int] = {}
+    for code in codes:
+        if code in ctx.offered:
+            needed[ctx.offered[code]] = needed.get(ctx.offered[code], 0) + 1
+    seats = ctx.areas[area_id]
+    short = [slot for slot, n in needed.items() if seats.free_in(slot) < n and slot in ctx.slots]
+    if not short:
+        return []
+    from zikao.entries.payments import holds_expire_for  # payments imports this module
+
+    released = holds_expire_for(
+        sitting=ctx.sitting, area=area_id, slots=[ctx.slots[slot] for slot in short], now=ctx.now
+    )
+    if released:
+        ctx.areas = sitting_area_seats(ctx.sitting)
+    return released
+
+
 def _enter(ctx: EntryContext, candidate: Candidate, codes: Sequence[str], area_id: int) -> list[Entry]:
-    """Take the seats and create the entries (rules already passed). ENTRY_AREA_FULL rolls back."""
+    """Create the entries in one INSERT (rules already passed); their seats are taken last, by
+    `_seat`, just before the commit."""
     ordered = sorted(codes, key=lambda c: (rules.slot_order(ctx.offered[c]), c))
-    slots = {code: ctx.slots[ctx.offered[code]] for code in ordered}
-    full = _take_seats(ctx.sitting, area_id, [slot.pk for slot in slots.values()])
-    if full is not None:
-        slot_code = next(s.code for s in slots.values() if s.pk == full)
-        raise _area_full(ctx.sitting, area_id, slot_code)
     pending = ctx.fee_fen > 0
     hold = ctx.now + timedelta(minutes=ctx.hold_minutes) if pending else None
-    created = []
-    for code in ordered:
-        created.append(
-            Entry.objects.create(
+    office = ctx.areas.office(area_id) if isinstance(ctx.areas, AreaSeatsMap) else None
+    where: dict[str, Any] = {"area": office} if office is not None else {"area_id": area_id}
+    created = Entry.objects.bulk_create(
+        [
+            Entry(
                 candidate=candidate,
                 sitting=ctx.sitting,
                 course=ctx.courses[code],
-                area_id=area_id,
-                slot=slots[code],
+                slot=ctx.slots[ctx.offered[code]],
                 status=Entry.Status.PENDING_PAYMENT if pending else Entry.Status.CONFIRMED,
                 fee_fen=ctx.fee_fen,
                 hold_expires_at=hold,
                 created_at=ctx.now,
+                **where,
             )
-        )
+            for code in ordered
+        ]
+    )
     if not pending:
         _scores_changed(candidate.pk)
     return created
+
+
+def _seat(ctx: EntryContext, area_id: int, entries: Sequence[Entry]) -> None:
+    """Take a seat in `area_id` for each new entry's slot: the service's last write, so the
+    seat counters (the rows every candidate of the area updates) stay locked only until the
+    commit that follows. A counter that does not move → ENTRY_AREA_FULL, and the whole
+    transaction (entries, submission, audit) rolls back."""
+    slots = {e.slot.pk: e.slot for e in entries if e.slot is not None}
+    known = ctx.areas.counters(area_id) if isinstance(ctx.areas, AreaSeatsMap) else None
+    full = _take_seats(ctx.sitting, area_id, list(slots), known, lapsed_at=ctx.now)
+    if full is not None:
+        raise _area_full(ctx.sitting, area_id, slots[full].code)
 
 
 def _check(
@@ -475,7 +578,8 @@ def _record_submission(
     submission = EntrySubmission.objects.create(
         candidate=candidate, sitting=sitting, kind=kind, idempotency_key=key, request=request, created_at=now
     )
-    submission.entries.set(entries)
+    link = EntrySubmission.entries.through
+    link.objects.bulk_create([link(entrysubmission_id=submission.pk, entry_id=e.pk) for e in entries])
 
 
 def _integrity_refusals(
@@ -559,11 +663,13 @@ def entries_create(
     @transaction.atomic
     def run() -> EntriesResult:
         locked = _lock_candidate(candidate)
-        replay = _find_submission(locked, key, request)
+        probe = decision_probe(locked, sitting, idempotency_key=key)
+        replay = _find_submission(locked, key, request) if probe.submission_id is not None else None
         if replay is not None:
             return replay
-        ctx = entry_context(locked, _fresh_sitting(sitting), lock=True)
-        expired = _expire_lapsed(ctx, locked, area_id)
+        ctx = entry_context(locked, probe.sitting, lock=True, probe=probe)
+        expired = _expire_lapsed(ctx, locked)
+        _free_lapsed_where_short(ctx, codes, area_id)
         _check(ctx, requested=codes, area_id=area_id)
         assert area_id is not None  # the rules refuse a missing area
         created = _enter(ctx, locked, codes, area_id)
@@ -580,6 +686,7 @@ def entries_create(
                 "idempotency_key": key,
             },
         )
+        _seat(ctx, area_id, created)
         return EntriesResult(entries=created, expired=expired)
 
     return _guarded(run, candidate, sitting, key, request, codes)
@@ -611,10 +718,11 @@ def entries_change(
     @transaction.atomic
     def run() -> EntriesResult:
         locked = _lock_candidate(candidate)
-        replay = _find_submission(locked, key, request)
+        probe = decision_probe(locked, sitting, idempotency_key=key)
+        replay = _find_submission(locked, key, request) if probe.submission_id is not None else None
         if replay is not None:
             return replay
-        ctx = entry_context(locked, _fresh_sitting(sitting), lock=True)
+        ctx = entry_context(locked, probe.sitting, lock=True, probe=probe)
         expired = _expire_lapsed(ctx, locked)
         area_id = ctx.entries[0].area_id if ctx.entries else None
         if not removing:
@@ -640,6 +748,7 @@ def entries_change(
                 "idempotency_key": key,
             },
         )
+        _seat(ctx, area_id, created)
         return EntriesResult(entries=created, released=released, expired=expired)
 
     return _guarded(run, candidate, sitting, key, request, adding)
