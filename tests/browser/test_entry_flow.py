@@ -262,19 +262,22 @@ def register(person: Walk, flow: Flow) -> Registration:
     assert page.locator("h1").inner_text() == "新生网上报名"
     assert "诚信考试承诺书" in person.text()
     person.shot("01-register-empty")
+    # Birth date and gender are asked only for documents whose number does not carry them.
+    born = page.locator("fieldset.born")
+    page.select_option("#id_id_type", label="护照")
+    assert born.is_visible()
     page.select_option("#id_id_type", label="居民身份证")
+    assert born.is_hidden()
     page.fill("#id_id_number", ID_NUMBER)
     page.fill("#id_name", NAME)
-    page.select_option("#id_gender", label="女")
-    page.fill("#id_birth_date", BIRTH.isoformat())
     page.fill("#id_phone", PHONE)
     page.fill("#id_address", ADDRESS)
     page.select_option("#id_residence_basis", label="居住证")
     page.set_input_files("#id_residence_proof", str(flow.proof))
     page.select_option("#id_prior_education", label="高中/中专")
     page.fill("#id_work_unit", WORK_UNIT)
-    page.select_option("#id_major", label=f"{flow.major.code} {flow.major.name}(专科)")
-    page.select_option("#id_exam_area", label=f"{flow.area.parent.name} {flow.area.name}")
+    page.select_option("#id_major", label=f"{flow.major.code} {flow.major.name}（专科）")
+    page.select_option("#id_exam_area", label=flow.area.area_label)  # "南京市 玄武区"
     page.set_input_files("#id_photo", str(flow.photo))
     page.check("#id_pledge")
     page.fill("input[name=captcha_1]", "PASSED")
@@ -287,9 +290,8 @@ def register(person: Walk, flow: Flow) -> Registration:
     shown = page.inner_text("#pre-registration-no")
     assert shown == registration.pre_registration_no
     assert re.fullmatch(rf"{clock.today():%y}\d{{9}}", shown)
-    text = person.text()
-    assert f"报考专业: {flow.major.code} {flow.major.name}" in text
-    assert flow.area.name in text
+    facts = page.locator(".result dl.facts dd").all_inner_texts()
+    assert facts == [shown, f"{flow.major.code} {flow.major.name}", flow.area.area_label], facts
     assert registration.status == Registration.Status.SUBMITTED
     assert (registration.name, registration.birth_date, registration.gender) == (NAME, BIRTH, "F")
     assert (registration.residence_basis, registration.household_region) == ("residence_permit", "340104")
@@ -391,7 +393,7 @@ def enter(person: Walk, flow: Flow, candidate: Candidate) -> dict[str, str]:
             break
     for code in chosen:
         page.check(f"#course-{code}")
-    area_option = page.locator("#area option").filter(has_text=flow.area.name)
+    area_option = page.locator("#area option").filter(has_text=flow.area.area_label)
     assert area_option.count() == 1
     page.select_option("#area", value=area_option.get_attribute("value"))
     person.shot("09-entries-chosen")
@@ -406,7 +408,7 @@ def enter(person: Walk, flow: Flow, candidate: Candidate) -> dict[str, str]:
     fee = f"{flow.fee_fen / 100:.2f}"
     for entry in entries:
         cells = page.locator(f"tr[data-entry='{entry.pk}'] td").all_inner_texts()
-        assert cells[1:3] == [flow.area.name, fee], cells
+        assert cells[1:3] == [flow.area.area_label, fee], cells
         assert cells[3].startswith("待缴费"), cells
     person.shot("10-entries-held")
     return chosen
@@ -440,7 +442,7 @@ def pay(person: Walk, flow: Flow, candidate: Candidate, chosen: dict[str, str]) 
     person.shot("13-payment-confirming")
     # The signed callback arrives (2.5 s later); the page refreshes itself every 3 s.
     page.wait_for_selector("[data-result=paid]", timeout=20_000)
-    assert "支付成功,报考已确认。" in person.text()
+    assert "支付成功，报考已确认。" in person.text()
     statuses = page.locator("tr[data-entry] td[data-status]").all_inner_texts()
     assert statuses == ["已确认", "已确认"], statuses
     order.refresh_from_db()
@@ -473,7 +475,7 @@ def allocate(affairs: Walk, flow: Flow) -> None:
     page.get_by_role("button", name="开始编排").click()
     page.wait_for_load_state()
     assert "考场编排已完成。" in affairs.text(), affairs.text()[:500]
-    row = page.locator("tbody tr").filter(has=page.locator("th", has_text=flow.area.name))
+    row = page.locator("tbody tr").filter(has=page.locator("th", has_text=flow.area.area_label))
     # 考生数, 报考科次, 已编排, 未能编排, 跨考点考生 of the area: our candidate only.
     assert row.locator("td").all_inner_texts() == ["1", "2", "2", "0", "0"]
     assert "全部报考均已编排。" in affairs.text()
@@ -493,7 +495,7 @@ def tickets(person: Walk, flow: Flow, candidate: Candidate, chosen: dict[str, st
     )
     person.shot("17-tickets")
     with page.expect_download() as info:
-        section.get_by_role("link", name="下载准考证(PDF)").click()
+        section.get_by_role("link", name="下载准考证（PDF）").click()
     download = info.value
     assert download.suggested_filename == f"zkz-{flow.sitting.label}-{candidate.candidate_no}.pdf"
     target = flow.downloads / download.suggested_filename
@@ -537,6 +539,10 @@ def door_check(browser, base_url: str, flow: Flow, candidate: Candidate, url: st
     # The photo the person uploaded at registration, to compare with the face at the door.
     photo = page.locator("img[data-photo=shown]")
     assert page.evaluate("img => img.complete && img.naturalWidth > 0", photo.element_handle())
+    # On a phone the verdict comes first: the menu is folded behind its button.
+    assert page.locator("nav.office-nav details").get_attribute("open") is None
+    assert page.locator(".ticket-status").bounding_box()["y"] < 844
+    no_page_overflow(door)
     door.shot("18-door-check")
 
 
@@ -557,7 +563,7 @@ def phone_pages(browser, base_url: str, flow: Flow, candidate: Candidate, walks:
     for step, name, check in (
         ("21-entries", "portal:entries", "已确认"),
         ("22-payments", "portal:payments", "已支付"),
-        ("23-tickets", "portal:tickets", "下载准考证(PDF)"),
+        ("23-tickets", "portal:tickets", "下载准考证（PDF）"),
     ):
         phone.goto(reverse(name))
         assert check in phone.text(), (name, phone.text()[:500])

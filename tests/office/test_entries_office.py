@@ -107,6 +107,14 @@ def test_allocation_run_report_and_room_list(world, offices, make_staff, staff_c
     assert SeatAssignment.objects.count() == 1
     report = manager.get(response["Location"])
     assert report.status_code == 200 and "全部报考均已编排" in report.content.decode()
+    html = report.content.decode()
+    # Areas by place and slots by label and time, never the stored codes.
+    assert '<tr><th scope="row">南京市 玄武区</th><td class="num">1</td><td class="num">1</td>' in html
+    assert f'<h2 id="area-{offices.county.pk}">南京市 玄武区</h2>' in html
+    assert (
+        '<li>周六上午 <span class="muted">10-17 09:00–11:30</span>：<span class="n">1 人</span></li>' in html
+    )
+    assert "SAT_AM" not in html and "招生考试办公室" not in html
     other = staff_client(make_staff(roles=MANAGER, office=offices.other_city))
     assert other.get(response["Location"]).status_code == 404
     pdf_url = reverse("office:entries_room_list_pdf", args=[world.sitting.label, home.pk])
@@ -139,9 +147,18 @@ def test_door_check_page(world, offices, make_staff, staff_client, client, grant
     page = door.get(url).content.decode()
     assert 'data-status="VALID"' in page and "韩梅梅" in page and who.candidate_no in page
     assert who.id_number not in page
+    # The verdict in words as well as in colour (the page is read at arm's length at the door).
+    assert '<p class="ticket-status ticket-valid" data-status="VALID" role="status">' in page
+    assert (
+        '<strong class="verdict">有效</strong>' in page and "核对照片、身份证件与本人一致后准予入场。" in page
+    )
     unknown = door.get(reverse("office:entries_check", args=["AAAAAAAAAAAA"])).content.decode()
     malformed = door.get(reverse("office:entries_check", args=["not-a-code"])).content.decode()
     assert 'data-status="UNKNOWN"' in unknown and 'data-status="UNKNOWN"' in malformed
+    assert (
+        'class="ticket-status ticket-unknown"' in unknown
+        and '<strong class="verdict">无此准考证</strong>' in unknown
+    )
     form = door.get(reverse("office:entries_check_form") + f"?code={ticket.code}")
     assert form.status_code == 302 and form["Location"] == url
     with clock.frozen_at(TICKETS_OPEN):
@@ -150,7 +167,9 @@ def test_door_check_page(world, offices, make_staff, staff_client, client, grant
             ticket=ticket,
             reason="证件不符",
         )
-    assert 'data-status="REVOKED"' in door.get(url).content.decode()
+    revoked = door.get(url).content.decode()
+    assert 'data-status="REVOKED"' in revoked and '<strong class="verdict">已注销</strong>' in revoked
+    assert "不得凭此证入场" in revoked
 
 
 def test_door_check_is_rate_limited(world, offices, make_staff, staff_client):

@@ -139,8 +139,26 @@ def test_page_shows_window_courses_reasons_and_seats(alice: Client, world: Entry
     assert 'data-code="ENTRY_PRECONDITION_NOT_MET"' in cell(html, "reason-10011")
     assert 'id="course-10012" aria-describedby="reason-10012" disabled' in html
     assert "10008" not in html  # offered, but not in the plan: not listed
-    assert f'<option value="{world.county.pk}" selected>玄武区</option>' in html
-    assert '<tr data-area="' + str(world.other_county.pk) + '"><th scope="row">姑苏区</th>' in html
+    # Areas are named by place, grouped by city, the candidate's own city first.
+    assert f'<option value="{world.county.pk}" selected>南京市 玄武区</option>' in html
+    choice = html[html.index('<select id="area"') : html.index("</select>", html.index('<select id="area"'))]
+    assert choice.index('<optgroup label="南京市">') < choice.index('<optgroup label="苏州市">')
+    assert f'<option value="{world.other_county.pk}">苏州市 姑苏区</option>' in choice
+    assert "招生考试办公室" not in html and "教育考试院" not in html
+    # Free seats: the current area and the rest of its city in the open table; other cities'
+    # areas with free seats folded, grouped by city.
+    seats = html[html.index('id="seats-h"') :]
+    near, _, far = seats.partition('<details class="other-areas">')
+    assert "<caption>南京市各考区</caption>" in near
+    assert near.index(f'<tr data-area="{world.county.pk}" class="current">') < near.index(
+        f'<tr data-area="{world.sibling.pk}"><th scope="row">秦淮区</th>'
+    )
+    assert '<th scope="row">玄武区 <span class="tag">当前考区</span></th>' in near
+    assert "姑苏区" not in near
+    assert "<summary>其他地区有空余座位的考区（1 个）</summary>" in far
+    assert '<tr class="group"><th scope="rowgroup" colspan="5">苏州市</th></tr>' in far
+    assert f'<tr data-area="{world.other_county.pk}"><th scope="row">姑苏区</th>' in far
+    assert "秦淮区" not in far
     assert "style=" not in html and "<script" not in html
 
 
@@ -217,7 +235,12 @@ def test_area_full_names_the_areas_with_seats(alice: Client, world: EntryWorld):
     assert response.status_code == 409
     html = response.content.decode()
     assert 'id="area-errors"' in html
-    assert "仍有空位的考区: 秦淮区(余 30 座)、姑苏区(余 5 座)" in html
+    assert "所选考区周六上午的座位已满，请改选下列仍有空位的考区。" in html
+    # The areas that still have seats, by place: the own city's shown, other cities' folded.
+    assert "本市仍有空位的考区：南京市 秦淮区（余 30 座）</p>" in html
+    assert "<summary>其他地区仍有空位的考区（1 个）</summary>" in html
+    assert "<p>苏州市 姑苏区（余 5 座）</p>" in html
+    assert f'<option value="{world.county.pk}" selected>南京市 玄武区（已满）</option>' in html
     assert snapshot() == before
 
 

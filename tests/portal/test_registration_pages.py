@@ -81,6 +81,59 @@ def test_form_shows_pledge_in_full_and_home_links_to_it(client, world):
     assert reverse("portal:registration_new") in client.get(reverse("portal:home")).content.decode()
 
 
+def test_form_groups_fields_and_shows_the_pledge_beside_its_checkbox(client, world):
+    html = client.get(reverse("portal:registration_new")).content.decode()
+    # Exam areas by place, not by office name.
+    assert f'<option value="{world.county.pk}">南京市 玄武区</option>' in html
+    assert f'<option value="{world.other_county.pk}">苏州市 姑苏区</option>' in html
+    # Birth date and gender only in the group for documents that do not carry them; the date is
+    # typed as YYYY-MM-DD (no browser-locale mm/dd/yyyy picker).
+    born = html[html.index('<fieldset class="born">') : html.index("</fieldset>", html.index('class="born"'))]
+    assert 'name="birth_date"' in born and 'name="gender"' in born
+    assert 'type="text" name="birth_date" placeholder="YYYY-MM-DD"' in born
+    assert "持居民身份证或港澳台居民居住证的考生无需填写" in born
+    assert 'name="birth_date" required' not in html and 'name="gender" required' not in html
+    # The pledge text in its own box right above the checkbox; checkbox and label on one line.
+    pledge = html[html.index('<fieldset class="pledge">') :]
+    assert pledge.index('class="pledge-text"') < pledge.index('name="pledge"')
+    assert '<div class="field check">\n  <input type="checkbox" name="pledge"' in pledge
+    assert '<label for="id_pledge">本人已阅读并同意《诚信考试承诺书》</label>' in pledge
+
+
+def test_resident_id_needs_no_birth_date_the_number_gives_it(client, world):
+    response = client.post(reverse("portal:registration_new"), form_data(world, gender=None, birth_date=None))
+    assert response.status_code == 302
+    registration = Registration.objects.get()
+    assert (registration.birth_date, registration.gender) == (BIRTH, "M")
+
+
+def test_resident_id_ignores_a_date_left_in_the_hidden_fields(client, world):
+    response = client.post(
+        reverse("portal:registration_new"), form_data(world, birth_date="2001-01-01", gender="F")
+    )
+    assert response.status_code == 302
+    registration = Registration.objects.get()
+    assert (registration.birth_date, registration.gender) == (BIRTH, "M")
+
+
+def test_other_documents_must_give_birth_date_and_gender(client, world):
+    data = form_data(world, id_type="passport", id_number="E12345678", gender=None, birth_date=None)
+    response = client.post(reverse("portal:registration_new"), data)
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert 'id="id_birth_date-errors"><li>该证件类型须填写出生日期。</li>' in html
+    assert 'id="id_gender-errors"><li>该证件类型须填写性别。</li>' in html
+    response = client.post(
+        reverse("portal:registration_new"),
+        form_data(world, id_type="passport", id_number="E12345678", gender="F", birth_date="03/14/1995"),
+    )
+    assert response.status_code == 400
+    assert 'id="id_birth_date-errors"><li>请按 年-月-日 填写出生日期，如 1990-01-31。</li>' in (
+        response.content.decode()
+    )
+    assert Registration.objects.count() == 0
+
+
 def test_submit_redirects_to_result_with_number(client, world, private_media):
     response = client.post(reverse("portal:registration_new"), form_data(world))
     assert response.status_code == 302

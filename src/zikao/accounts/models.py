@@ -13,6 +13,9 @@ class Office(models.Model):
     `region_code` is the 6-digit GB/T 2260 code of the area; `exam_code` is the 2-digit code
     the province uses inside candidate numbers (city digits for a city, county digits for a
     county), so a candidate number starts with city exam_code + county exam_code.
+    `short_name` is the area's own name ("南京市", "玄武区"): a candidate chooses an exam area
+    (考区), not an office, so candidate pages show `area_label` ("南京市 玄武区"), never the
+    office's full name. Left blank, it is derived from `name` when saved.
     """
 
     class Level(models.TextChoices):
@@ -25,6 +28,7 @@ class Office(models.Model):
     parent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
     )
+    short_name = models.CharField(_("地区简称"), max_length=32, blank=True)
     region_code = models.CharField(max_length=6, unique=True)
     exam_code = models.CharField(max_length=2)
 
@@ -37,6 +41,26 @@ class Office(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args, **kwargs) -> None:
+        if not self.short_name:
+            self.short_name = derive_short_name(self.name, self.parent.name if self.parent_id else "")
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "short_name"}
+        super().save(*args, **kwargs)
+
+    @property
+    def area_name(self) -> str:
+        """The area's own name ("玄武区"): the stored short name, else derived from the office name."""
+        return self.short_name or derive_short_name(self.name, self.parent.name if self.parent_id else "")
+
+    @property
+    def area_label(self) -> str:
+        """How a candidate names the area: "南京市 玄武区" for a county, "南京市" for a city
+        (reads `parent`: select_related it when listing many)."""
+        if self.level == self.Level.COUNTY and self.parent_id:
+            return area_label(self.parent.area_name, self.area_name)
+        return self.area_name
+
     @property
     def city(self) -> Office | None:
         if self.level == self.Level.CITY:
@@ -44,6 +68,44 @@ class Office(models.Model):
         if self.level == self.Level.COUNTY:
             return self.parent
         return None
+
+
+# Suffixes that name the office rather than the place, longest first.
+OFFICE_SUFFIXES = (
+    "高等教育自学考试办公室",
+    "自学考试委员会办公室",
+    "教育招生考试中心",
+    "招生考试办公室",
+    "教育考试中心",
+    "招生考试中心",
+    "自学考试办公室",
+    "招生办公室",
+    "教育考试院",
+    "招生考试院",
+    "考试院",
+    "招生办",
+    "考试中心",
+    "考办",
+)
+
+
+def derive_short_name(name: str, parent_name: str = "") -> str:
+    """The place an office serves, from its name: "南京市玄武区招生考试办公室" under
+    "南京市教育考试院" → "玄武区"; a name that is already a place ("玄武区") is kept."""
+    place = name.strip()
+    for suffix in OFFICE_SUFFIXES:
+        if place.endswith(suffix) and len(place) > len(suffix):
+            place = place[: -len(suffix)]
+            break
+    parent_place = derive_short_name(parent_name) if parent_name else ""
+    if parent_place and place.startswith(parent_place) and len(place) > len(parent_place):
+        place = place[len(parent_place) :]
+    return place
+
+
+def area_label(city: str, county: str) -> str:
+    """ "南京市 玄武区": the city and county names with a space, as on a paper form."""
+    return f"{city} {county}".strip()
 
 
 class User(AbstractUser):

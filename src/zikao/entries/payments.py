@@ -145,7 +145,7 @@ class PaymentRateLimited(DomainError):
 
     def __init__(self, retry_after: int):
         super().__init__(
-            PAYMENT_RATE_LIMITED, _("缴费操作过于频繁,请稍后再试。"), {"retry_after": retry_after}
+            PAYMENT_RATE_LIMITED, _("缴费操作过于频繁，请稍后再试。"), {"retry_after": retry_after}
         )
         self.retry_after = retry_after
 
@@ -154,7 +154,7 @@ class PaymentProviderUnavailable(DomainError):
     status = 503
 
     def __init__(self) -> None:
-        super().__init__(PAYMENT_PROVIDER_UNAVAILABLE, _("支付渠道暂不可用,请稍后再试。"))
+        super().__init__(PAYMENT_PROVIDER_UNAVAILABLE, _("支付渠道暂不可用，请稍后再试。"))
 
 
 # --- helpers ----------------------------------------------------------------------------------
@@ -318,7 +318,7 @@ def order_create_for_pending(
                 if existing.sitting_id != sitting.pk:
                     raise ValidationFailed(
                         PAYMENT_IDEMPOTENCY_KEY_REUSED,
-                        _("该幂等键已用于另一考次的缴费,请为新请求使用新的幂等键。"),
+                        _("该幂等键已用于另一考次的缴费，请为新请求使用新的幂等键。"),
                         {"idempotency_key": key},
                     )
                 return OrderResult(existing, created=False)
@@ -398,7 +398,7 @@ def order_checkout(*, actor: Actor, candidate: Candidate, order_no: str, return_
     if not is_payable(order) or order.provider != provider.name:
         raise PaymentRefused(
             PAYMENT_ORDER_NOT_PAYABLE,
-            _("该订单当前不能支付(已支付、已过期或已取消)。"),
+            _("该订单当前不能支付（已支付、已过期或已取消）。"),
             {"order_no": order.order_no, "status": effective_status(order)},
         )
     try:

@@ -13,19 +13,22 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
+from zikao.accounts.models import Office
 from zikao.accounts.permissions import Perm, require_candidate_in_scope
 from zikao.candidates.models import Candidate
 from zikao.candidates.photos import data_uri
-from zikao.catalog.models import Sitting
+from zikao.catalog.models import Sitting, Slot
 from zikao.core.errors import DomainError, NotFound
 from zikao.core.ratelimit import Limit, RateLimited, hit
 from zikao.entries import allocation, tickets, venues
 from zikao.entries.models import ROOM_MAX_SEATS, AdmissionTicket
 from zikao.entries.pdf import room_list_pdf
+from zikao.entries.selectors import slot_label
 from zikao.office.access import office_view, staff_actor
 
 CHECK_PER_USER = Limit("ticket_check_user", 120, 60)
@@ -229,7 +232,7 @@ def entries_allocation_sitting(request: HttpRequest, label: str) -> HttpResponse
         {
             "sitting": sitting,
             "runs": allocation.runs_for_staff(request.user, sitting)[:20],
-            "centres": venues.centres_for_staff(request.user),
+            "centres": venues.centres_for_staff(request.user).select_related("area__parent"),
         },
     )
 
@@ -255,7 +258,60 @@ def entries_allocation_run(request: HttpRequest, label: str) -> HttpResponse:
 @require_http_methods(["GET", "HEAD"])
 def entries_allocation_report(request: HttpRequest, pk: int) -> HttpResponse:
     run, report = allocation.run_for_staff(request.user, pk)
-    return render(request, "office/entries/allocation_report.html", {"run": run, "report": report})
+    return render(
+        request,
+        "office/entries/allocation_report.html",
+        {"run": run, "report": _report_for_people(run.sitting, report)},
+    )
+
+
+def _slot_texts(sitting: Sitting) -> dict[str, tuple[str, str]]:
+    """slot code → (label, "01-09 14:30–17:00"): the stored report keeps codes only."""
+    texts = {}
+    for slot in Slot.objects.filter(sitting=sitting).order_by("starts_at"):
+        starts, ends = timezone.localtime(slot.starts_at), timezone.localtime(slot.ends_at)
+        texts[slot.code] = (slot_label(slot.code), f"{starts:%m-%d %H:%M}–{ends:%H:%M}")
+    return texts
+
+
+def _report_for_people(sitting: Sitting, report: dict) -> dict:
+    """The stored report as staff read it: areas by their place name ("南京市 玄武区"), slots by
+    their label and time instead of codes (SAT_PM), in time order. The stored JSON is unchanged."""
+    slots = _slot_texts(sitting)
+    order = {code: i for i, code in enumerate(slots)}
+    area_ids = {a["area"] for a in report.get("areas", [])} | {u["area"] for u in report.get("unplaced", [])}
+    labels = {o.pk: o.area_label for o in Office.objects.filter(pk__in=area_ids).select_related("parent")}
+
+    def slot_rows(by_slot: dict[str, int]) -> list[dict]:
+        rows = []
+        for code in sorted(by_slot, key=lambda c: (order.get(c, len(order)), c)):
+            label, when = slots.get(code, (slot_label(code), ""))
+            rows.append({"code": code, "label": label, "when": when, "count": by_slot[code]})
+        return rows
+
+    areas = []
+    for area in report.get("areas", []):
+        centres = [
+            {**c, "rooms": [{**r, "slots": slot_rows(r.get("by_slot", {}))} for r in c.get("rooms", [])]}
+            for c in area.get("centres", [])
+        ]
+        areas.append(
+            {**area, "label": labels.get(area["area"], area.get("area_name", "")), "centres": centres}
+        )
+    unplaced = []
+    for row in report.get("unplaced", []):
+        label, when = slots.get(
+            row.get("slot") or "", (slot_label(row["slot"]) if row.get("slot") else "", "")
+        )
+        unplaced.append(
+            {
+                **row,
+                "label": labels.get(row["area"], row.get("area_name", "")),
+                "slot_label": label,
+                "slot_when": when,
+            }
+        )
+    return {**report, "areas": areas, "unplaced": unplaced}
 
 
 @office_view(Perm.ENTRIES_MANAGE)

@@ -39,7 +39,7 @@ class CaptchaMixin(forms.Form):
 class LookupForm(CaptchaMixin):
     id_number = _text(_("证件号码"), max_length=32)
     name = _text(_("姓名"), max_length=50, autocomplete="name")
-    pre_registration = forms.BooleanField(label=_("查询报名号(尚未确认的网上报名)"), required=False)
+    pre_registration = forms.BooleanField(label=_("查询报名号（尚未确认的网上报名）"), required=False)
     field_order = ["id_number", "name", "pre_registration", "captcha"]
 
 

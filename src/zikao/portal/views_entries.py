@@ -11,6 +11,7 @@ one gets (404).
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
@@ -22,10 +23,12 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from zikao.accounts.models import Office
 from zikao.core.audit import Actor
 from zikao.core.errors import DomainError, NotFound
 from zikao.entries import selectors, services
 from zikao.entries.models import Entry
+from zikao.entries.rules import ENTRY_AREA_FULL
 from zikao.portal.auth import candidate_required, client_ip
 from zikao.portal.forms_entries import EntryAreaForm, EntryChangeForm, EntryCreateForm
 
@@ -43,16 +46,35 @@ def _entries_url(label: str | None = None) -> str:
     return f"{url}?{urlencode({'sitting': label})}" if label else url
 
 
+def _shown(code: str, message: Any, details: Any) -> str:
+    """The refusal's message as this page words it. A full area: the page lists the areas that
+    still have seats itself (by city, the far ones folded), so the message does not repeat
+    every name."""
+    if code == ENTRY_AREA_FULL and isinstance(details, dict) and details.get("slot"):
+        return _("所选考区%(slot)s的座位已满，请改选下列仍有空位的考区。") % {
+            "slot": selectors.slot_label(str(details["slot"]))
+        }
+    return str(message)
+
+
 def _errors(error: DomainError) -> dict[str, Any]:
     """A refusal as the page shows it: by course, for the area, for the change form, general."""
     refusals = getattr(error, "refusals", None)
     items = (
-        [{"code": r.code, "message": str(r.message), "field": r.field, "course": r.course} for r in refusals]
+        [
+            {
+                "code": r.code,
+                "message": _shown(r.code, r.message, r.details),
+                "field": r.field,
+                "course": r.course,
+            }
+            for r in refusals
+        ]
         if refusals
         else [
             {
                 "code": error.code,
-                "message": str(error.message),
+                "message": _shown(error.code, error.message, error.fields),
                 "field": str(error.fields.get("field", "")) if isinstance(error.fields, dict) else "",
                 "course": "",
             }
@@ -80,6 +102,103 @@ def _errors(error: DomainError) -> dict[str, Any]:
         "general": general,
         "alternatives": alternatives,
     }
+
+
+@dataclass(frozen=True)
+class AreaRow:
+    """One exam area as the candidate reads it: the county's own name under its city, with the
+    free seats per slot (`option`, from the selector)."""
+
+    option: selectors.AreaOption
+    name: str  # "玄武区"
+    label: str  # "南京市 玄武区"
+    city_id: int | None
+    city: str  # "南京市"
+    order: str  # region code
+    current: bool
+
+    @property
+    def id(self) -> int:
+        return self.option.id
+
+
+def _area_rows(candidate, overview: selectors.EntryOverview) -> dict[str, Any]:
+    """The sitting's exam areas arranged for a person, not a list of 95 offices: the current
+    area and the other areas of the candidate's own city first (the table everyone reads); the
+    other cities' areas that still have free seats grouped by city (folded); every area in the
+    area choice, grouped by city with the near city first."""
+    ids = [a.id for a in overview.areas]
+    offices = {
+        o.pk: o
+        for o in Office.objects.filter(pk__in=[*ids, candidate.county_office_id]).select_related("parent")
+    }
+    rows: dict[int, AreaRow] = {}
+    for option in overview.areas:
+        office = offices.get(option.id)
+        city = office.parent if office is not None and office.level == Office.Level.COUNTY else None
+        rows[option.id] = AreaRow(
+            option=option,
+            name=office.area_name if office else option.name,
+            label=office.area_label if office else option.name,
+            city_id=city.pk if city else None,
+            city=city.area_name if city else "",
+            order=office.region_code if office else "",
+            current=option.id == overview.area,
+        )
+    home = offices.get(candidate.county_office_id)
+    near_cities = [
+        c
+        for c in dict.fromkeys(
+            [
+                rows[overview.area].city_id if overview.area in rows else None,
+                home.parent_id if home is not None and home.level == Office.Level.COUNTY else None,
+            ]
+        )
+        if c is not None
+    ]
+    ordered = sorted(rows.values(), key=lambda r: (r.order, r.id))
+    near = sorted(
+        (r for r in ordered if r.city_id in near_cities or r.current),
+        key=lambda r: (not r.current, r.order, r.id),
+    )
+    cities: dict[int | None, dict[str, Any]] = {}
+    for row in ordered:
+        group = cities.setdefault(row.city_id, {"city": row.city or row.label, "rows": []})
+        group["rows"].append(row)
+    choice_groups = [cities[c] for c in near_cities if c in cities] + [
+        g for c, g in cities.items() if c not in near_cities
+    ]
+    others = [
+        {"city": g["city"], "rows": free}
+        for c, g in cities.items()
+        if c not in near_cities
+        and (free := [r for r in g["rows"] if r.option.has_free_seats and not r.current])
+    ]
+    near_names = [cities[c]["city"] for c in near_cities if c in cities]
+    return {
+        "by_id": rows,
+        "near": near,
+        "near_city": "、".join(near_names),
+        "others": others,
+        "others_count": sum(len(g["rows"]) for g in others),
+        "choice_groups": choice_groups,
+    }
+
+
+def _alternatives(errors: dict[str, Any], areas: dict[str, Any]) -> dict[str, Any]:
+    """The areas a full area's refusal offers, by place name: those of the near city first (shown),
+    the others (folded) — both in the refusal's order (most free seats first)."""
+    near_ids = {r.id for r in areas["near"]}
+    near, other = [], []
+    for alt in errors.get("alternatives") or []:
+        row = areas["by_id"].get(alt.get("id"))
+        item = {
+            "id": alt.get("id"),
+            "label": row.label if row else alt.get("name", ""),
+            "free": alt.get("free"),
+        }
+        (near if alt.get("id") in near_ids else other).append(item)
+    return {"near": near, "other": other}
 
 
 def _simple_errors(where: str, texts: list[str]) -> dict[str, Any]:
@@ -120,6 +239,8 @@ def _render_page(
     if window is not None:
         overview = selectors.candidate_entry_overview(candidate, window)
         selected = set(chosen or [])
+        areas = _area_rows(candidate, overview)
+        labels = {pk: row.label for pk, row in areas["by_id"].items()}
         context.update(
             {
                 "overview": overview,
@@ -135,11 +256,14 @@ def _render_page(
                 "entry_rows": [
                     {
                         "entry": e,
+                        "area_label": labels.get(e.area_id) or e.area.area_label,
                         "fee_yuan": _yuan(e.fee_fen),
                         "pending": e.status == Entry.Status.PENDING_PAYMENT,
                     }
                     for e in overview.entries
                 ],
+                "areas": areas,
+                "alternatives": _alternatives(errors or {}, areas),
                 "chosen_area": str(chosen_area if chosen_area is not None else (overview.area or "")),
                 "enterable": [o for o in overview.courses if o.enterable],
                 "can_write": overview.blocked is None,
@@ -225,7 +349,7 @@ def entries(request: HttpRequest) -> HttpResponse:
         deadline = timezone.localtime(created[0].hold_expires_at).strftime("%Y-%m-%d %H:%M")
         messages.success(
             request,
-            _("已报考 %(count)s 门课程。请在 %(deadline)s 前缴费,逾期未缴费的报考将被取消,座位释放。")
+            _("已报考 %(count)s 门课程。请在 %(deadline)s 前缴费，逾期未缴费的报考将被取消，座位释放。")
             % {"count": len(created), "deadline": deadline},
         )
     else:
@@ -296,7 +420,7 @@ def entries_change(request: HttpRequest) -> HttpResponse:
         errors["change"] = [item["message"] for item in errors["all"]]
         errors["courses"], errors["area"], errors["general"] = {}, [], []
         return _render_page(request, window, errors=errors, errors_for="change", status=error.status)
-    messages.success(request, _("改报成功,新报考的课程须按时缴费。"))
+    messages.success(request, _("改报成功，新报考的课程须按时缴费。"))
     return HttpResponseRedirect(_entries_url(window.label))
 
 

@@ -83,7 +83,7 @@ def register(request: HttpRequest) -> HttpResponse:
         return _render(request, "form.html", _context(form), status=exc.status)
     request.session[DONE_KEY] = {
         "no": registration.pre_registration_no,
-        "area": str(registration.exam_area),
+        "area": registration.exam_area.area_label,
         "major": f"{registration.major.code} {registration.major.name}",
         "restricted": registration.major.restricted,
     }
