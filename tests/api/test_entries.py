@@ -246,7 +246,7 @@ def test_rule_refusal_is_422_with_every_refusal(client, world: EntryWorld, token
     assert body["code"] == "ENTRY_SLOT_CLASH"
     assert (
         body["message"]
-        == "课程 10005 理论课程丁 与 10001 理论课程甲 同在 周六上午 考试,同一时段只能报考一门。"
+        == "课程 10005 理论课程丁 与 10001 理论课程甲 同在 周六上午 考试，同一时段只能报考一门。"
     )
     assert [(r["code"], r["course"]) for r in body["fields"]["refusals"]] == [
         ("ENTRY_SLOT_CLASH", "10005"),

@@ -157,7 +157,7 @@ def test_second_open_registration_refused(world, private_media):
 def test_restricted_major_requires_work_proof(world):
     error = refused(world, "WORK_PROOF_REQUIRED", major_id=world.nursing.pk)
     assert error.fields == {"work_proof": ["WORK_PROOF_REQUIRED"]}
-    assert str(error.message) == "护理学 专业须上传本行业从业证明(如执业证书、单位证明)。"
+    assert str(error.message) == "护理学 专业须上传本行业从业证明（如执业证书、单位证明）。"
 
 
 def test_restricted_major_with_work_proof(world):

@@ -71,7 +71,7 @@ def test_window_not_open_yet_is_reported_alone():
         "opens_at": "2026-08-20 09:00",
         "closes_at": "2026-08-30 17:00",
     }
-    assert refusals[0].message == "本考次报考尚未开始,报考时间为 2026-08-20 09:00 至 2026-08-30 17:00。"
+    assert refusals[0].message == "本考次报考尚未开始，报考时间为 2026-08-20 09:00 至 2026-08-30 17:00。"
 
 
 def test_window_closed_at_the_closing_instant():
@@ -99,7 +99,7 @@ def test_suspension_blocks_alone():
     refusals = decide(suspended_until=dt.date(2027, 5, 1), requested=["A", "ZZ"])
     assert codes(refusals) == [(rules.ENTRY_SUSPENDED, "")]
     assert refusals[0].details == {"until": "2027-05-01"}
-    assert refusals[0].message == "您正处于停考期内(至 2027-05-01),不能报考。"
+    assert refusals[0].message == "您正处于停考期内（至 2027-05-01），不能报考。"
 
 
 def test_window_closed_wins_over_suspension():
@@ -146,7 +146,7 @@ def test_messages_name_the_course():
     refusals = decide(
         eligibility={**ELIGIBLE, "B": catalog_rules.ALREADY_PASSED}, requested=["B"], names={"B": "高等数学"}
     )
-    assert refusals[0].message == "课程 B 高等数学 已合格,不能再报考。"
+    assert refusals[0].message == "课程 B 高等数学 已合格，不能再报考。"
 
 
 def test_duplicate_of_a_current_entry():
@@ -170,7 +170,7 @@ def test_slot_clash_with_a_current_entry():
         existing=[HeldEntry("A", "SAT_AM", 1)], requested=["E"], slot_labels={"SAT_AM": "周六上午"}
     )
     assert codes(refusals) == [(rules.ENTRY_SLOT_CLASH, "E")]
-    assert refusals[0].message == "课程 E 与 A 同在 周六上午 考试,同一时段只能报考一门。"
+    assert refusals[0].message == "课程 E 与 A 同在 周六上午 考试，同一时段只能报考一门。"
 
 
 def test_max_courses_counts_current_and_requested():
@@ -200,7 +200,7 @@ def test_one_area_per_sitting():
     refusals = decide(existing=[HeldEntry("A", "SAT_AM", 1)], requested=["B"], area=2)
     assert codes(refusals) == [(rules.ENTRY_AREA_MISMATCH, "")]
     assert refusals[0].details == {"area": 1}
-    assert refusals[0].message == "同一考次只能在一个考区报考: 您已报考的课程在 玄武区。"
+    assert refusals[0].message == "同一考次只能在一个考区报考：您已报考的课程在 玄武区。"
 
 
 def test_area_full_lists_areas_with_free_seats_for_that_slot():
@@ -217,7 +217,7 @@ def test_area_full_lists_areas_with_free_seats_for_that_slot():
 def test_area_full_with_no_alternative():
     refusals = decide(requested=["D"], area=2, areas={2: AREAS[2]})
     assert refusals[0].details == {"slot": "SUN_PM", "areas": []}
-    assert refusals[0].message == "考区 秦淮区 SUN_PM 的座位已满,目前其他考区也没有空位。"
+    assert refusals[0].message == "考区 秦淮区 SUN_PM 的座位已满，目前其他考区也没有空位。"
 
 
 def test_a_slot_without_a_counter_is_full():
@@ -282,7 +282,7 @@ def test_course_standing():
     refusal = rules.course_standing("C", **full)
     assert (refusal.code, refusal.message) == (
         rules.ENTRY_MAX_COURSES,
-        "每个考次最多报考 2 门课程,您已报满。",
+        "每个考次最多报考 2 门课程，您已报满。",
     )
 
 

@@ -146,7 +146,7 @@ def check_photo(upload: Any) -> CheckedFile:
     ):
         raise _rejected(
             "PHOTO_DIMENSIONS",
-            _("照片尺寸应为竖幅，宽240至2000像素、高320至2000像素(如480×640)。"),
+            _("照片尺寸应为竖幅，宽240至2000像素、高320至2000像素（如480×640）。"),
             "photo",
         )
     content_type, extension = PHOTO_FORMATS[fmt]
@@ -285,14 +285,14 @@ def registration_submit(
     assert doc.birth_date is not None and doc.gender is not None
     name = _clean_text(name, max_length=50)
     if not name or len(name) > 50:
-        raise _rejected("NAME_REQUIRED", _("请填写姓名(不超过50字)。"), "name")
+        raise _rejected("NAME_REQUIRED", _("请填写姓名（不超过50字）。"), "name")
     phone = (phone or "").strip().replace(" ", "").replace("-", "")
     problem = account_rules.phone_problem(phone)
     if problem is not None:
         raise _rejected(problem.code, problem.message, "phone")
     address = _clean_text(address, max_length=200)
     if not address or len(address) > 200:
-        raise _rejected("ADDRESS_REQUIRED", _("请填写通讯地址(不超过200字)。"), "address")
+        raise _rejected("ADDRESS_REQUIRED", _("请填写通讯地址（不超过200字）。"), "address")
     work_unit = _clean_text(work_unit, max_length=100)
     if len(work_unit) > 100:
         raise _rejected("WORK_UNIT_TOO_LONG", _("工作单位不能超过100字。"), "work_unit")
@@ -311,7 +311,7 @@ def registration_submit(
         else None
     )
     if area is None:
-        raise _rejected("REGISTRATION_AREA_INVALID", _("请选择报考所在的县(区)考区。"), "exam_area")
+        raise _rejected("REGISTRATION_AREA_INVALID", _("请选择报考所在的县（区）考区。"), "exam_area")
 
     # Residence: a household in this province, or 居住证 / 社保 proof for everyone else.
     if residence_basis not in Registration.ResidenceBasis.values:
@@ -337,7 +337,7 @@ def registration_submit(
         if work_proof is None:
             raise _rejected(
                 "WORK_PROOF_REQUIRED",
-                _("%(major)s 专业须上传本行业从业证明(如执业证书、单位证明)。") % {"major": major.name},
+                _("%(major)s 专业须上传本行业从业证明（如执业证书、单位证明）。") % {"major": major.name},
                 "work_proof",
             )
         work_checked = check_proof(work_proof, field="work_proof")
@@ -468,7 +468,7 @@ def _lock_pending(registration: Registration) -> Registration:
     if locked.status != Registration.Status.SUBMITTED:
         raise _rejected(
             "REGISTRATION_NOT_PENDING",
-            _("该报名已处理(%(status)s)，不能再次处理。") % {"status": locked.get_status_display()},
+            _("该报名已处理（%(status)s），不能再次处理。") % {"status": locked.get_status_display()},
             None,
             status=409,
         )
@@ -590,7 +590,7 @@ def registration_reject(*, actor: Actor, registration: Registration, reason: str
     reason = (reason or "").strip()
     if not reason or len(reason) > 500:
         raise _rejected(
-            "REGISTRATION_REJECT_REASON_REQUIRED", _("请填写不予确认的原因(不超过500字)。"), "reason"
+            "REGISTRATION_REJECT_REASON_REQUIRED", _("请填写不予确认的原因（不超过500字）。"), "reason"
         )
     locked = _lock_pending(registration)
     locked.status = Registration.Status.REJECTED

@@ -171,7 +171,7 @@ def window_refusal(
         return None
     details = {"state": state, "opens_at": _when(opens_at, tz), "closes_at": _when(closes_at, tz)}
     if state == WINDOW_NOT_OPEN:
-        message = str(_("本考次报考尚未开始,报考时间为 %(opens)s 至 %(closes)s。")) % {
+        message = str(_("本考次报考尚未开始，报考时间为 %(opens)s 至 %(closes)s。")) % {
             "opens": details["opens_at"],
             "closes": details["closes_at"],
         }
@@ -188,7 +188,7 @@ def suspension_refusal(suspended_until: date | None) -> EntryRefusal | None:
         return None
     return EntryRefusal(
         ENTRY_SUSPENDED,
-        str(_("您正处于停考期内(至 %(until)s),不能报考。")) % {"until": suspended_until.isoformat()},
+        str(_("您正处于停考期内（至 %(until)s），不能报考。")) % {"until": suspended_until.isoformat()},
         "",
         "",
         {"until": suspended_until.isoformat()},
@@ -196,12 +196,12 @@ def suspension_refusal(suspended_until: date | None) -> EntryRefusal | None:
 
 
 _ELIGIBILITY_MESSAGES = {
-    ENTRY_ALREADY_PASSED: _("课程 %(course)s 已合格,不能再报考。"),
-    ENTRY_ALREADY_CREDITED: _("课程 %(course)s 已通过顶替或免考取得,不能再报考。"),
-    ENTRY_NOT_REQUIRED: _("实践环节 %(course)s 已随对应课程的顶替免于考核,无需报考。"),
+    ENTRY_ALREADY_PASSED: _("课程 %(course)s 已合格，不能再报考。"),
+    ENTRY_ALREADY_CREDITED: _("课程 %(course)s 已通过顶替或免考取得，不能再报考。"),
+    ENTRY_NOT_REQUIRED: _("实践环节 %(course)s 已随对应课程的顶替免于考核，无需报考。"),
     ENTRY_THEORY_NOT_PASSED: _("实践环节 %(course)s 须在对应的理论课程合格后才能报考。"),
-    ENTRY_THESIS_NOT_YET: _("毕业论文(设计) %(course)s 须在其他课程全部合格后才能报考。"),
-    ENTRY_PRECONDITION_NOT_MET: _("课程 %(course)s 的报考条件尚未满足(须先通过规定门数的课程)。"),
+    ENTRY_THESIS_NOT_YET: _("毕业论文（设计） %(course)s 须在其他课程全部合格后才能报考。"),
+    ENTRY_PRECONDITION_NOT_MET: _("课程 %(course)s 的报考条件尚未满足（须先通过规定门数的课程）。"),
 }
 
 
@@ -253,12 +253,12 @@ def area_full_refusal(
     listed: list[dict[str, Any]] = [{"id": a.area, "name": a.name, "free": a.free_in(slot)} for a in others]
     params = {"area": area.name if area else "", "slot": slot_label or slot}
     if listed:
-        message = str(_("考区 %(area)s %(slot)s 的座位已满,可选择其他仍有空位的考区: %(others)s。")) % {
+        message = str(_("考区 %(area)s %(slot)s 的座位已满，可选择其他仍有空位的考区：%(others)s。")) % {
             **params,
             "others": "、".join(str(a["name"]) for a in listed),
         }
     else:
-        message = str(_("考区 %(area)s %(slot)s 的座位已满,目前其他考区也没有空位。")) % params
+        message = str(_("考区 %(area)s %(slot)s 的座位已满，目前其他考区也没有空位。")) % params
     return EntryRefusal(ENTRY_AREA_FULL, message, "area", "", {"slot": slot, "areas": listed})
 
 
@@ -273,7 +273,7 @@ def _slot_clash(
 ) -> EntryRefusal:
     return EntryRefusal(
         ENTRY_SLOT_CLASH,
-        str(_("课程 %(course)s 与 %(other)s 同在 %(slot)s 考试,同一时段只能报考一门。"))
+        str(_("课程 %(course)s 与 %(other)s 同在 %(slot)s 考试，同一时段只能报考一门。"))
         % {
             "course": course_label(code, names),
             "other": course_label(other, names),
@@ -287,13 +287,13 @@ def _slot_clash(
 
 def _max_courses(max_courses: int, held: int, asked: int) -> EntryRefusal:
     if asked:
-        message = str(_("每个考次最多报考 %(max)s 门课程(已报考 %(held)s 门,本次申请 %(asked)s 门)。")) % {
+        message = str(_("每个考次最多报考 %(max)s 门课程（已报考 %(held)s 门，本次申请 %(asked)s 门）。")) % {
             "max": max_courses,
             "held": held,
             "asked": asked,
         }
     else:
-        message = str(_("每个考次最多报考 %(max)s 门课程,您已报满。")) % {"max": max_courses}
+        message = str(_("每个考次最多报考 %(max)s 门课程，您已报满。")) % {"max": max_courses}
     return EntryRefusal(
         ENTRY_MAX_COURSES, message, "courses", "", {"max": max_courses, "entered": held, "requested": asked}
     )
@@ -379,7 +379,7 @@ def entry_refusals(
             refusals.append(
                 EntryRefusal(
                     ENTRY_NOT_ENTERED,
-                    str(_("课程 %(course)s 本考次未报考,无法改报。")) % {"course": course_label(code, names)},
+                    str(_("课程 %(course)s 本考次未报考，无法改报。")) % {"course": course_label(code, names)},
                     "remove",
                     code,
                 )
@@ -399,7 +399,7 @@ def entry_refusals(
         refusals.append(
             EntryRefusal(
                 ENTRY_AREA_MISMATCH,
-                str(_("同一考次只能在一个考区报考: 您已报考的课程在 %(area)s。")) % {"area": name}
+                str(_("同一考次只能在一个考区报考：您已报考的课程在 %(area)s。")) % {"area": name}
                 if name
                 else str(_("同一考次只能在一个考区报考。")),
                 "area",

@@ -103,7 +103,7 @@ class EntryRateLimited(DomainError):
 
     def __init__(self, retry_after: int):
         super().__init__(
-            rules.ENTRY_RATE_LIMITED, _("报考操作过于频繁,请稍后再试。"), {"retry_after": retry_after}
+            rules.ENTRY_RATE_LIMITED, _("报考操作过于频繁，请稍后再试。"), {"retry_after": retry_after}
         )
         self.retry_after = retry_after
 
@@ -205,7 +205,7 @@ def _clean_codes(codes: Iterable[str] | None, name: str) -> list[str]:
         if not _CODE_RE.match(code):
             raise ValidationFailed(
                 "ENTRY_COURSE_CODE_INVALID",
-                _("课程代码应为5位数字: %(code)s。") % {"code": code[:20]},
+                _("课程代码应为5位数字：%(code)s。") % {"code": code[:20]},
                 {name: code[:20]},
             )
         if code not in cleaned:
@@ -247,7 +247,7 @@ def _lock_candidate(candidate: Candidate) -> Candidate:
         raise NotFound()
     if row.status in _CLOSED_RECORDS:
         raise EntryRefused(
-            [rules.EntryRefusal(rules.ENTRY_RECORD_CLOSED, str(_("您的考籍已转出或已合并,不能报考。")))]
+            [rules.EntryRefusal(rules.ENTRY_RECORD_CLOSED, str(_("您的考籍已转出或已合并，不能报考。")))]
         )
     return row
 
@@ -553,7 +553,7 @@ def _find_submission(candidate: Candidate, key: str | None, request: dict) -> En
     if submission.request != request:
         raise ValidationFailed(
             rules.ENTRY_IDEMPOTENCY_KEY_REUSED,
-            _("该幂等键已用于另一次不同的报考请求,请为新请求使用新的幂等键。"),
+            _("该幂等键已用于另一次不同的报考请求，请为新请求使用新的幂等键。"),
             {"idempotency_key": key},
         )
     entries = list(
@@ -600,7 +600,7 @@ def _integrity_refusals(
     return [
         rules.EntryRefusal(
             rules.ENTRY_SLOT_CLASH,
-            str(_("所选课程与已报考课程的考试时段冲突,同一时段只能报考一门。")),
+            str(_("所选课程与已报考课程的考试时段冲突，同一时段只能报考一门。")),
             "courses",
         )
     ]
@@ -790,7 +790,7 @@ def _change_area(actor: Actor, candidate: Candidate, sitting: Sitting, area_id: 
     old_area = ctx.entries[0].area_id
     if all(e.area_id == area_id for e in ctx.entries):
         raise EntryRefused(
-            [rules.EntryRefusal(rules.ENTRY_AREA_UNCHANGED, str(_("您已在该考区报考,无需更改。")), "area")]
+            [rules.EntryRefusal(rules.ENTRY_AREA_UNCHANGED, str(_("您已在该考区报考，无需更改。")), "area")]
         )
     with_slot = [e for e in ctx.entries if e.slot_id is not None]
     full = _take_seats(ctx.sitting, area_id, [e.slot_id for e in with_slot])  # type: ignore[misc]
