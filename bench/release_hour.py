@@ -47,6 +47,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -130,10 +131,45 @@ def prepare_database() -> str:
 # yardstick views) --------------------------------------------------------------------------------------
 
 
+def argon2_native() -> Path | None:
+    """What production web servers run (`make argon2-native`, docs/decisions/0012): the installed
+    argon2-cffi-bindings rebuilt from source for AVX2 (ARGON2_MARCH, x86-64-v3), here into
+    var/bench-argon2 (once), never into the project's environment. None when it cannot be built
+    (no compiler; not x86-64) or BENCH_ARGON2_NATIVE=0: the bench then measures the wheel."""
+    if os.environ.get("BENCH_ARGON2_NATIVE", "1") == "0":
+        return None
+    from importlib.metadata import version
+
+    target = ROOT / "var" / "bench-argon2"
+    wanted = version("argon2-cffi-bindings")
+    stamp = target / ".built"
+    if stamp.exists() and stamp.read_text() == wanted:
+        return target
+    shutil.rmtree(target, ignore_errors=True)
+    march = os.environ.get("ARGON2_MARCH", "x86-64-v3")
+    print(f"building argon2-cffi-bindings {wanted} for {march} into {target} …", flush=True)
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target)]
+    result = subprocess.run(
+        [*pip, "--no-binary", "argon2-cffi-bindings", f"argon2-cffi-bindings=={wanted}"],
+        env={**os.environ, "ARGON2_CFFI_USE_SSE2": "1", "CFLAGS": f"-O3 -march={march}"},
+        check=False,
+    )
+    if result.returncode != 0:
+        print("  could not be built; logins are measured with the wheel")
+        return None
+    stamp.write_text(wanted)
+    return target
+
+
+def argon2_pythonpath(env: dict[str, str]) -> str:
+    native = argon2_native()
+    return os.pathsep.join([str(native), env["PYTHONPATH"]]) if native else env["PYTHONPATH"]
+
+
 def granian(env: dict[str, str]) -> Server:
     port = free_port()
     argv = granian_argv(port, WORKERS, THREADS)
-    server = Server("granian", argv, {**os.environ, **env}, port, VAR)
+    server = Server("granian", argv, {**os.environ, **env, "PYTHONPATH": argon2_pythonpath(env)}, port, VAR)
     global WEB_PGID
     WEB_PGID = server.process.pid  # started in its own session: pgid = pid
     return server
@@ -574,34 +610,48 @@ def login_lines(candidates: list, n: int) -> Path:
     return path
 
 
-def argon2_rate() -> tuple[float, str]:
-    """Verifications per second of the production hasher on one core."""
-    from django.contrib.auth.hashers import check_password, get_hasher, make_password
-
-    encoded = make_password(PASSWORD)
-    check_password(PASSWORD, encoded)
-    n = 60
+ARGON2_PROBE = """
+import sys, time
+from argon2 import PasswordHasher, Type
+from importlib.metadata import distribution
+import _argon2_cffi_bindings as b
+m, t, p = (int(x) for x in sys.argv[1:4])
+ph = PasswordHasher(time_cost=t, memory_cost=m, parallelism=p, type=Type.ID)
+encoded = ph.hash("Bench-Release-2026")
+ph.verify(encoded, "Bench-Release-2026")
+best = 0.0
+for _ in range(3):
     started = time.process_time()
-    for _ in range(n):
-        check_password(PASSWORD, encoded)
-    params = encoded.split("$")[3]  # argon2$argon2id$v=19$m=…,t=…,p=…$salt$hash
-    return n / (
-        time.process_time() - started
-    ), f"{get_hasher().__class__.__name__} argon2id {params}, {argon2_build()}"
+    for _ in range(20):
+        ph.verify(encoded, "Bench-Release-2026")
+    best = max(best, 20 / (time.process_time() - started))
+print(best, b.__file__)
+"""
 
 
-def argon2_build() -> str:
-    """Which build of the Argon2 library runs: PyPI's portable wheel (SSE2) or one built on the
-    machine (docs/deployment.md: built for AVX2 it verifies about 1.4× faster)."""
-    from importlib.metadata import PackageNotFoundError, distribution
+def argon2_rate(env: dict[str, str]) -> tuple[float, float, str]:
+    """Verifications per second on one core of the production hasher's parameters, with PyPI's
+    wheel and with the build the server runs (see `argon2_native`), each in a fresh process."""
+    from django.contrib.auth.hashers import get_hasher, make_password
 
-    try:
-        wheel = distribution("argon2-cffi-bindings").read_text("WHEEL") or ""
-    except PackageNotFoundError:
-        return "argon2-cffi-bindings not found"
-    tag = next((line.split(":", 1)[1].strip() for line in wheel.splitlines() if line.startswith("Tag:")), "?")
-    kind = "PyPI wheel, portable SSE2 code" if "manylinux" in tag or "musllinux" in tag else "built here"
-    return f"argon2-cffi-bindings {tag} ({kind})"
+    params = make_password(PASSWORD).split("$")[3]  # argon2$argon2id$v=19$m=…,t=…,p=…$salt$hash
+    numbers = [value.split("=")[1] for value in params.split(",")]
+
+    def probe(pythonpath: str) -> tuple[float, str]:
+        out = subprocess.run(
+            [sys.executable, "-c", ARGON2_PROBE, *numbers],
+            env={**os.environ, "PYTHONPATH": pythonpath},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        return float(out[0]), out[1]
+
+    wheel, _ = probe(env["PYTHONPATH"])
+    served, where = probe(argon2_pythonpath(env))
+    native = "bench-argon2" in where
+    kind = "built here for AVX2 (var/bench-argon2)" if native else "PyPI wheel, portable SSE2"
+    return wheel, served, f"{get_hasher().__class__.__name__} argon2id {params}, server: {kind}"
 
 
 def warm_before_release(
@@ -830,8 +880,12 @@ def main() -> int:
                 failures.append(f"{run.label}: {run.rps / a.rps:.2f} of the trivial view < 0.40")
 
         # Logins through the real API: production hasher, one fresh captcha per login.
-        rate, params = argon2_rate()
-        print(f"logins (hasher {params}): bare verification {rate:,.1f}/s per core", flush=True)
+        wheel_rate, rate, params = argon2_rate(env)
+        print(
+            f"logins (hasher {params}): bare verification {rate:,.1f}/s per core"
+            f" (PyPI wheel: {wheel_rate:,.1f}/s, ×{rate / wheel_rate:.2f})",
+            flush=True,
+        )
         lines = login_lines(candidates, int(os.environ.get("BENCH_RELEASE_LOGINS", "6000")))
         logins = wrk(
             "logins",
