@@ -277,6 +277,10 @@ def candidate_login(*, actor: Actor, identifier: str, password: str, channel: st
         raise _locked_error(account.locked_until)
 
     ok = _verify(candidate, account, password or "")
+    if ok and account is not None:
+        done = _succeed_fast(actor, candidate, account, now, masked, channel)
+        if done is not None:
+            return done
     with transaction.atomic():
         account = _get_or_create_account(candidate)
         if rules.is_locked(account.locked_until, now):  # locked by a concurrent attempt
@@ -314,6 +318,33 @@ def candidate_login(*, actor: Actor, identifier: str, password: str, channel: st
     if locked_error is not None:
         raise locked_error
     raise _login_failed_error(max_failures - outcome.failed_count)
+
+
+def _succeed_fast(
+    actor: Actor, candidate: Candidate, account: CandidateAccount, now: datetime, masked: str, channel: str
+) -> LoginResult | None:
+    """The usual sign-in (the row exists, not locked, right password) in one conditional UPDATE
+    instead of locking the row and then writing it: release-hour logins are sized by their CPU.
+
+    The UPDATE matches only while the row is not locked at `now`, so a lock set concurrently wins
+    exactly as under the row lock (None: the caller takes the locking path). `session_epoch` and
+    `must_change_password` come from the row read before; if a password change or lock moved
+    the epoch in between, the token issued here carries the old epoch and is refused on first
+    use (fails closed)."""
+    with transaction.atomic():
+        updated = (
+            CandidateAccount.objects.filter(candidate_id=candidate.pk)
+            .exclude(locked_until__gt=now)
+            .update(failed_count=0, locked_until=None, last_login_at=now)
+        )
+        if updated != 1:
+            return None
+        account.failed_count, account.locked_until, account.last_login_at = 0, None, now
+        raw_token, expires_at = (None, None)
+        if channel == "api":
+            raw_token, expires_at = _issue_token(candidate, account)
+        _audit_login(actor, candidate, "success", masked, channel)
+    return LoginResult(candidate, account, account.must_change_password, raw_token, expires_at)
 
 
 def _audit_login(actor: Actor, candidate: Candidate | None, outcome: str, masked: str, channel: str) -> None:
