@@ -19,6 +19,13 @@ Django cache, filed under a per-candidate version token exactly like the score s
 API tokens (`token_lookup`) are cached the same way: the digest maps to the token row filed
 under the candidate's version token, which every save of a token (issue, revoke) bumps too.
 
+**A token's first use** with nothing of it cached (an app signed in hours ago) is one query, the
+token row joined with the sign-in state, and one round trip more than a hit: the candidate's
+version token is then *claimed* (set only if missing, with the token's entries, in one Lua
+script). No version until after the read means no write committed between the read and the
+claim; if one is there already, the row is read again after it (two queries). The sign-in
+queries are compiled once per process (`_CompiledRow`).
+
 Writes made behind the models' back (`QuerySet.update()` of these tables, as
 `accounts.services._revoke_tokens` does) must call `account_changed(candidate_id)` themselves;
 rebuilding the database behind a living Redis needs a cache flush (as for `scores.cache`).
@@ -48,7 +55,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.sessions.backends.cache import SessionStore as CacheSessionStore
 from django.core.cache import cache, caches
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.utils.functional import SimpleLazyObject
@@ -113,7 +120,18 @@ end
 return values
 """
 
-_scripts: dict[int, Any] = {}
+# KEYS: a version key, then keys to write only if the version is new; ARGV: the new version, the
+# values of those keys, their timeout. Sets the version if it is missing (no timeout) and then the
+# other keys; returns {1, the new version} or {0, the version already there}.
+_CLAIM_LUA = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX') then
+  for i = 2, #KEYS do redis.call('SET', KEYS[i], ARGV[i], 'EX', ARGV[#KEYS + 1]) end
+  return {1, ARGV[1]}
+end
+return {0, redis.call('GET', KEYS[1])}
+"""
+
+_scripts: dict[tuple[int, str], Any] = {}
 _local = threading.local()
 
 
@@ -127,21 +145,29 @@ def _redis_backend() -> Any | None:
     return backend if isinstance(backend, RedisCache) else None
 
 
-def _script(backend: Any) -> Any:
-    client = backend.client.get_client(write=False)
-    script = _scripts.get(id(client))
+def _script(backend: Any, source: str, write: bool) -> Any:
+    client = backend.client.get_client(write=write)
+    script = _scripts.get((id(client), source))
     if script is None or script.registered_client is not client:
-        script = _scripts[id(client)] = client.register_script(_FETCH_LUA)
+        script = _scripts[(id(client), source)] = client.register_script(source)
     return script, client
 
 
-def _eval(backend: Any, keys: list[Any], args: list[Any]) -> list[Any]:
-    """EVALSHA of the fetch script on a connection this thread keeps (redis-py's client adds
-    about twice the script's own cost per call in pool, retry and callback layers). Anything
-    unusual (no connection yet, an error, a lost script) goes through redis-py's own path."""
-    script, client = _script(backend)
+def _eval(backend: Any, keys: list[Any], args: list[Any], source: str = _FETCH_LUA) -> Any:
+    """EVALSHA of a script of this module on a connection this thread keeps (redis-py's client
+    adds about twice the script's own cost per call in pool, retry and callback layers). Anything
+    unusual (no connection yet, an error, a lost script) goes through redis-py's own path. The
+    fetch script may run on a replica; the others write and run on the primary (the same
+    client with a single Redis; with replicas, calls on the other client take redis-py's path)."""
+    fetch = source is _FETCH_LUA
+    script, client = _script(backend, source, write=not fetch)
     conn = getattr(_local, "conn", None)
-    if conn is None or getattr(_local, "client", None) is not client:
+    if conn is not None and _local.client is not client:
+        if not fetch:
+            return script(keys=keys, args=args, client=client)
+        _local.client.connection_pool.release(conn)  # the cache was configured anew (tests)
+        conn = None
+    if conn is None:
         conn = _local.conn = client.connection_pool.get_connection()
         _local.client = client
     try:
@@ -413,8 +439,47 @@ def account_changed(candidate_id: int) -> None:
     transaction.on_commit(lambda: _bump(candidate_id))
 
 
-def _load(candidate_id: int) -> SessionState | None:
-    row = (
+class _CompiledRow:
+    """One row of a `values_list` query whose SQL the ORM compiles once per database, not per
+    request (compiling the three-table sign-in queries costs the web process several times what
+    running them does). It runs through Django's cursor (counted, logged and wrapped like any
+    query) and its values through the ORM's converters, so the answer is the ORM's own.
+    `build(value)` makes the query; `probe` marks where `value` goes in its parameters."""
+
+    def __init__(self, model: Any, build: Callable[[Any], Any], probe: Any) -> None:
+        self.model, self.build, self.probe = model, build, probe
+        self.compiled: dict[tuple[str, str], tuple[str, list[Any], list[int], list[Any]]] = {}
+
+    def first(self, value: Any) -> tuple | None:
+        alias = router.db_for_read(self.model)
+        conn = connections[alias]
+        compiled = self.compiled.get((alias, conn.vendor))
+        if compiled is None:
+            compiler = self.build(self.probe).query.get_compiler(using=alias)
+            sql, params = compiler.as_sql()
+            slots = [i for i, param in enumerate(params) if param == self.probe]
+            converters = compiler.get_converters([column[0] for column in compiler.select])
+            compiled = (sql, list(params), slots, list(converters.items()))
+            self.compiled[(alias, conn.vendor)] = compiled
+        sql, params, slots, converters = compiled
+        params = list(params)
+        for i in slots:
+            params[i] = value
+        with conn.cursor() as cursor:
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+        if row is None or not converters:
+            return None if row is None else tuple(row)
+        values = list(row)
+        for i, (functions, expression) in converters:
+            for convert in functions:
+                values[i] = convert(values[i], expression, conn)
+        return tuple(values)
+
+
+_STATE_ROW = _CompiledRow(
+    Candidate,
+    lambda candidate_id: (
         Candidate.objects.filter(pk=candidate_id, account__isnull=False)
         .exclude(status=Candidate.Status.MERGED)
         .values_list(
@@ -425,8 +490,13 @@ def _load(candidate_id: int) -> SessionState | None:
             "account__must_change_password",
             "account__locked_until",
         )
-        .first()
-    )
+    ),
+    probe=-7_000_000_001,
+)
+
+
+def _load(candidate_id: int) -> SessionState | None:
+    row = _STATE_ROW.first(candidate_id)
     if row is None:
         return None
     return SessionState(candidate_id, *row)
@@ -474,18 +544,43 @@ def warm_states(candidate_ids: list[int], *, timeout: int) -> int:
     return states
 
 
+def _claim_version(
+    version_key: str, new: str, entries: dict[str, Any] | None = None
+) -> tuple[bool, str | None]:
+    """Set `version_key` to `new` if it holds no version, and then (only then) `entries` under
+    it for `_TIMEOUT`: one round trip on Redis (a Lua script, atomic). Returns (whether `new` was
+    set, the version now current; None only if the cache keeps nothing).
+
+    This is what lets a first read file what it read *before* the version token: when no version
+    existed until after the read, no write can have committed between the read and the claim
+    (each commit sets the token), and any later commit replaces it."""
+    backend = _redis_backend()
+    if backend is not None:
+        make_key, encode = _key_maker(backend), backend.client.encode
+        items = list((entries or {}).items())
+        keys = [make_key(version_key), *(make_key(k) for k, _v in items)]
+        args = [encode(new), *(encode(v) for _k, v in items), _TIMEOUT]
+        claimed, current = _eval(backend, keys, args, _CLAIM_LUA)
+        return bool(claimed), None if current is None else _decoder(backend)(current)
+    if cache.add(version_key, new, timeout=None):
+        if entries:
+            cache.set_many(entries, timeout=_TIMEOUT)
+        return True, new
+    return False, cache.get(version_key)
+
+
 def _current_version(version_key: str, current: str | None) -> str | None:
     if current is not None:
         return current
-    cache.add(version_key, _new_token(), timeout=None)
-    return cache.get(version_key)
+    return _claim_version(version_key, _new_token())[1]
 
 
 def session_state(candidate_id: object, *, found: dict[str, Any] | None = None) -> SessionState | None:
     """The sign-in state of an open candidate record with an account row, or None.
 
     One cache round trip on a hit (none when `found` already holds the two keys, read in the
-    caller's round trip); one query (and a cache write) otherwise."""
+    caller's round trip); one query and a cache write otherwise (two queries when the version
+    token was missing before the query and a write set it meanwhile)."""
     if not isinstance(candidate_id, int) or isinstance(candidate_id, bool):
         return None
     version_key, state_key = _version_key(candidate_id), _state_key(candidate_id)
@@ -494,11 +589,16 @@ def session_state(candidate_id: object, *, found: dict[str, Any] | None = None) 
     version, stored = found.get(version_key), found.get(state_key)
     if version is not None and stored is not None and stored[0] == version:
         return stored[1]
-    # Read before the database: a write committing meanwhile bumps it afterwards.
-    version = _current_version(version_key, version)
     state = _load(candidate_id)
-    if version is not None:
-        cache.set(state_key, (version, state), timeout=_TIMEOUT)
+    if version is None:
+        # No token before the read: claim one after it, with the state (see _claim_version).
+        new = _new_token()
+        claimed, version = _claim_version(version_key, new, {state_key: (new, state)})
+        if claimed or version is None:
+            return state
+        state = _load(candidate_id)  # a write set the token meanwhile: read again after it
+    # The token was read before the database: a write committing meanwhile bumps it afterwards.
+    cache.set(state_key, (version, state), timeout=_TIMEOUT)
     return state
 
 
@@ -511,10 +611,68 @@ def session_candidate_for(candidate_id: object, epoch: object) -> Candidate | No
 
 
 _TOKEN_FIELDS = ("id", "candidate_id", "session_epoch", "created_at", "expires_at", "revoked_at")
+_STATE_FIELDS = (
+    "candidate__candidate_no",
+    "candidate__name",
+    "candidate__status",
+    "candidate__account__session_epoch",
+    "candidate__account__must_change_password",
+    "candidate__account__locked_until",
+    "candidate__account__candidate_id",
+)
 
 
-def _token_row(digest: str) -> tuple | None:
-    return ApiToken.objects.filter(key_digest=digest).values_list(*_TOKEN_FIELDS).first()
+_TOKEN_ROW = _CompiledRow(
+    ApiToken,
+    lambda digest: ApiToken.objects.filter(key_digest=digest).values_list(*_TOKEN_FIELDS, *_STATE_FIELDS),
+    probe="zikao-probe-digest",
+)
+
+
+def _token_and_state(digest: str) -> tuple[tuple, SessionState | None] | None:
+    """The token row of `digest` and its candidate's sign-in state (as `_load` gives it) in one
+    query, or None for an unknown digest."""
+    found = _TOKEN_ROW.first(digest)
+    if found is None:
+        return None
+    n = len(_TOKEN_FIELDS)
+    row, (number, name, status, epoch, must_change, locked_until, account) = found[:n], found[n:]
+    state = None
+    if account is not None and status != Candidate.Status.MERGED:
+        state = SessionState(row[1], number, name, status, epoch, must_change, locked_until)
+    return row, state
+
+
+def _token_entries(digest: str, row: tuple, state: SessionState | None, version: str) -> dict[str, Any]:
+    """The cache entries of a token read from the database under `version`: its entry, its
+    pointer and its candidate's sign-in state."""
+    candidate_id = row[1]
+    return {
+        _token_key(digest): (candidate_id, version, row),
+        _token_pointer_key(digest): candidate_id,
+        _state_key(candidate_id): (version, state),
+    }
+
+
+def _token_load(digest: str, version: str | None) -> tuple[tuple, SessionState | None] | None:
+    """The token row and sign-in state from the database, filed in the cache under `version`, the
+    candidate's version token read before this call. None (unknown before the query) is claimed
+    after the query (`_claim_version`): one query, unless a write set the token meanwhile, then
+    the row is read again after it. Unknown digests are not cached (nothing to invalidate)."""
+    loaded = _token_and_state(digest)
+    if loaded is None:
+        return None
+    if version is None:
+        row, state = loaded
+        new = _new_token()
+        claimed, version = _claim_version(_version_key(row[1]), new, _token_entries(digest, row, state, new))
+        if claimed or version is None:
+            return loaded
+        loaded = _token_and_state(digest)
+        if loaded is None:  # pragma: no cover - token rows are never deleted
+            return None
+    cache.set_many(_token_entries(digest, *loaded, version), timeout=_TIMEOUT)
+    return loaded
 
 
 def token_lookup(raw: str) -> ApiToken | None:
@@ -548,47 +706,48 @@ class TokenCheck:
 
 def token_check(raw: str, prefetch: Prefetch | None = None) -> TokenCheck | None:
     """`token_lookup` without building model instances, plus the values of `prefetch`'s keys
-    for the token's candidate. A hit with the pointer in place is one cache round trip."""
+    for the token's candidate. A hit with the pointer in place is one cache round trip; a token's
+    first use (nothing cached) is one query and two round trips (the fetch, then the claim of a
+    version token with the entries), when its candidate has no version token yet."""
     if not raw or len(raw) > 200:
         return None
     digest = token_digest(raw)
     token_key = _token_key(digest)
     fixed = list(prefetch.fixed) if prefetch else []
-    hint, found = _fetch(_token_pointer_key(digest), [token_key, *fixed], _auth_templates(prefetch))
+    templates = _auth_templates(prefetch)
+    hint, found = _fetch(_token_pointer_key(digest), [token_key, *fixed], templates)
     entry = found.get(token_key)
-    if not (isinstance(entry, tuple) and len(entry) == 3):
-        entry = None
-        first = _token_row(digest)
-        if first is None:
-            return None  # unknown tokens are not cached: nothing to invalidate later
-        candidate_id = first[1]
-    else:
+    state: SessionState | None = None
+    if isinstance(entry, tuple) and len(entry) == 3:
         candidate_id = entry[0]
-    version_key, state_key = _version_key(candidate_id), _state_key(candidate_id)
-    if hint != candidate_id:
-        found.update(fetch_for(candidate_id, _auth_templates(prefetch)))
-    version, stored = found.get(version_key), found.get(state_key)
-    if entry is not None and version is not None and entry[1] == version:
-        row = entry[2]
         if hint != candidate_id:
-            cache.set(_token_pointer_key(digest), candidate_id, timeout=_TIMEOUT)
+            found.update(fetch_for(candidate_id, templates))
+        version, stored = found.get(_version_key(candidate_id)), found.get(_state_key(candidate_id))
+        if version is not None and entry[1] == version:
+            row = entry[2]
+            if hint != candidate_id:
+                cache.set(_token_pointer_key(digest), candidate_id, timeout=_TIMEOUT)
+            if isinstance(stored, tuple) and stored[0] == version:
+                state = stored[1]
+            else:
+                state = session_state(candidate_id, found=found)  # the state alone is gone: one query
+        else:
+            loaded = _token_load(digest, version)  # the entry is stale: `version` was read first
+            if loaded is None:  # pragma: no cover - token rows are never deleted
+                return None
+            row, state = loaded
     else:
-        version = _current_version(version_key, version)
-        row = _token_row(digest)
-        if version is not None:
-            cache.set_many(
-                {token_key: (candidate_id, version, row), _token_pointer_key(digest): candidate_id},
-                timeout=_TIMEOUT,
-            )
+        loaded = _token_load(digest, None)
+        if loaded is None:
+            return None  # unknown tokens are not cached: nothing to invalidate later
+        row, state = loaded
+        if prefetch is not None and prefetch.templates:
+            found.update(fetch_for(row[1], prefetch.templates))
     if row is None or row[5] is not None:
         return None
     now = clock.now()
     if row[4] <= now:
         return None
-    if version is not None and isinstance(stored, tuple) and stored[0] == version:
-        state = stored[1]
-    else:
-        state = session_state(candidate_id)
     if state is None or not state.accepts(row[2], now):
         return None
     return TokenCheck(digest, row, state, found if prefetch else None)
