@@ -43,7 +43,7 @@ class Office(models.Model):
 
     def save(self, *args, **kwargs) -> None:
         if not self.short_name:
-            self.short_name = derive_short_name(self.name, self.parent.name if self.parent_id else "")
+            self.short_name = derive_short_name(self.name, self.parent.name if self.parent else "")
             if kwargs.get("update_fields") is not None:
                 kwargs["update_fields"] = {*kwargs["update_fields"], "short_name"}
         super().save(*args, **kwargs)
@@ -51,13 +51,13 @@ class Office(models.Model):
     @property
     def area_name(self) -> str:
         """The area's own name ("玄武区"): the stored short name, else derived from the office name."""
-        return self.short_name or derive_short_name(self.name, self.parent.name if self.parent_id else "")
+        return self.short_name or derive_short_name(self.name, self.parent.name if self.parent else "")
 
     @property
     def area_label(self) -> str:
         """How a candidate names the area: "南京市 玄武区" for a county, "南京市" for a city
         (reads `parent`: select_related it when listing many)."""
-        if self.level == self.Level.COUNTY and self.parent_id:
+        if self.level == self.Level.COUNTY and self.parent is not None:
             return area_label(self.parent.area_name, self.area_name)
         return self.area_name
 

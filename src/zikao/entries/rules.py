@@ -379,7 +379,8 @@ def entry_refusals(
             refusals.append(
                 EntryRefusal(
                     ENTRY_NOT_ENTERED,
-                    str(_("课程 %(course)s 本考次未报考，无法改报。")) % {"course": course_label(code, names)},
+                    str(_("课程 %(course)s 本考次未报考，无法改报。"))
+                    % {"course": course_label(code, names)},
                     "remove",
                     code,
                 )

@@ -404,7 +404,9 @@ def ticket_issue(*, actor: Actor, candidate: Candidate, sitting: Sitting) -> Adm
 def _clean_reason(reason: str | None) -> str:
     text = (reason or "").strip()
     if not text or len(text) > 200:
-        raise ValidationFailed(TICKET_REASON_REQUIRED, _("请填写原因（不超过200字）。"), {"reason": "required"})
+        raise ValidationFailed(
+            TICKET_REASON_REQUIRED, _("请填写原因（不超过200字）。"), {"reason": "required"}
+        )
     return text
 
 
