@@ -178,6 +178,18 @@ def require_perm(user, perm: str) -> None:
         raise PermissionDenied(perm)
 
 
+def require_province_perm(actor, perm: str) -> None:
+    """Province-wide settings: staff holding `perm` at a province office, or the system actor;
+    anyone else is refused (`PermissionDenied`)."""
+    if actor.kind == "system":
+        return
+    if actor.kind != "staff":
+        raise PermissionDenied(perm)
+    require_perm(actor.user, perm)
+    if actor.user.office.level != "province":
+        raise PermissionDenied(perm)
+
+
 def perms_of(user) -> frozenset[str]:
     """Every permission the user can exercise (for menus: show only what can be used)."""
     granted = {p for role in roles_of(user) for p in ROLE_PERMISSIONS.get(role, ())}

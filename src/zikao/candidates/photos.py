@@ -26,7 +26,6 @@ from __future__ import annotations
 import base64
 import io
 import logging
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -37,7 +36,7 @@ from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from zikao.candidates.models import Candidate, CandidatePhoto, Registration, RegistrationDocument
-from zikao.candidates.registration import CheckedFile, check_photo
+from zikao.candidates.registration import check_photo, store_private
 from zikao.core import clock
 from zikao.core.audit import Actor, audit_record
 from zikao.core.errors import DomainError, ValidationFailed
@@ -200,18 +199,6 @@ def data_uri(jpeg: bytes | None) -> str:
 # --- writes -----------------------------------------------------------------------------------
 
 
-def _store(checked: CheckedFile, written: list[Path]) -> str:
-    """Write the bytes under a random name; returns the path relative to MEDIA_ROOT."""
-    folder = photos_root() / f"{clock.today():%Y}"
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    target = folder / f"{secrets.token_hex(16)}.{checked.extension}"
-    with open(target, "xb") as handle:  # never overwrite
-        written.append(target)
-        handle.write(checked.data)
-    target.chmod(0o600)
-    return str(target.relative_to(_media_root()))
-
-
 def _closed() -> DomainError:
     error = DomainError(
         "PHOTO_RECORD_CLOSED", _("该准考证号已合并撤销，请在保留的考籍上采集照片。"), {"photo": ["closed"]}
@@ -265,7 +252,7 @@ def candidate_photo_set(
                 candidate=current,
                 source=source,
                 note=note,
-                path=_store(checked, written),
+                path=store_private(checked, written, photos_root()),
                 content_type=checked.content_type,
                 size=len(checked.data),
                 sha256=checked.sha256,

@@ -169,9 +169,11 @@ def storage_root() -> Path:
     return Path(settings.MEDIA_ROOT) / "registrations"
 
 
-def _store(checked: CheckedFile, written: list[Path]) -> str:
-    """Write the bytes under a random name; returns the path relative to MEDIA_ROOT."""
-    folder = storage_root() / f"{clock.today():%Y}"
+def store_private(checked: CheckedFile, written: list[Path], root: Path | None = None) -> str:
+    """Write the bytes under a random name in `root` (default: the registrations folder), owner
+    read/write only, never overwriting; returns the path relative to MEDIA_ROOT. The path is
+    appended to `written` first, so a caller can remove it if its transaction fails."""
+    folder = (root or storage_root()) / f"{clock.today():%Y}"
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     target = folder / f"{secrets.token_hex(16)}.{checked.extension}"
     with open(target, "xb") as handle:  # never overwrite
@@ -385,7 +387,7 @@ def registration_submit(
                 RegistrationDocument.objects.create(
                     registration=registration,
                     kind=kind,
-                    path=_store(checked, written),
+                    path=store_private(checked, written),
                     content_type=checked.content_type,
                     size=len(checked.data),
                     sha256=checked.sha256,

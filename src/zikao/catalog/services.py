@@ -23,7 +23,7 @@ from django.db.models import ForeignObjectRel, ProtectedError, Q, RestrictedErro
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from zikao.accounts.permissions import Perm, PermissionDenied, require_perm
+from zikao.accounts.permissions import Perm, PermissionDenied, require_perm, require_province_perm
 from zikao.catalog.models import (
     CatalogUpload,
     Course,
@@ -1304,18 +1304,6 @@ POLICY_MAX_COURSES_LIMIT = 12  # no sitting has more half-day slots than this
 POLICY_FEE_LIMIT_FEN = 100_000  # 1,000.00 元: anything above is a typing slip
 
 
-def _require_province_entries(actor: Actor) -> None:
-    """Entry policy is provincial: staff need ENTRIES_MANAGE at a province office; the system
-    actor may; anyone else never."""
-    if actor.kind == "system":
-        return
-    if actor.kind != "staff":
-        raise PermissionDenied(Perm.ENTRIES_MANAGE)
-    require_perm(actor.user, Perm.ENTRIES_MANAGE)
-    if actor.user.office.level != "province":
-        raise PermissionDenied(Perm.ENTRIES_MANAGE)
-
-
 def province_policy_problems(*, max_courses_per_sitting, fee_per_course_fen) -> list[Refusal]:
     """Pure checks of the entry part of the province policy (whole numbers within limits)."""
     problems = []
@@ -1366,7 +1354,7 @@ def province_policy_set(
     province office), POLICY_MAX_COURSES_INVALID (1–12), POLICY_FEE_INVALID (0–100000 fen;
     CatalogRefused, code POLICY_INVALID when both). No change, no event. Event:
     'province_policy.changed' (before/after); the entry cache's policy is busted."""
-    _require_province_entries(actor)
+    require_province_perm(actor, Perm.ENTRIES_MANAGE)
     problems = province_policy_problems(
         max_courses_per_sitting=max_courses_per_sitting, fee_per_course_fen=fee_per_course_fen
     )

@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from zikao.accounts.permissions import Perm, PermissionDenied, require_perm
+from zikao.accounts.permissions import Perm, require_province_perm
 from zikao.catalog.models import Sitting
 from zikao.core.audit import Actor, audit_record
 from zikao.core.errors import ValidationFailed
@@ -108,17 +108,6 @@ def entry_settings_problems(
 # --- writes -----------------------------------------------------------------------------------
 
 
-def _require_province(actor: Actor) -> None:
-    """Staff with ENTRIES_MANAGE at a province office, or the system actor."""
-    if actor.kind == "system":
-        return
-    if actor.kind != "staff":
-        raise PermissionDenied(Perm.ENTRIES_MANAGE)
-    require_perm(actor.user, Perm.ENTRIES_MANAGE)
-    if actor.user.office.level != "province":
-        raise PermissionDenied(Perm.ENTRIES_MANAGE)
-
-
 def _snapshot(hold: int, tickets_open_at: datetime | None) -> dict:
     return {
         "payment_hold_minutes": hold,
@@ -146,7 +135,7 @@ def entry_settings_set(
     ENTRY_SETTINGS_TICKETS_TOO_EARLY (before the entry window closes); the code is
     ENTRY_SETTINGS_INVALID when several differ. PERMISSION_DENIED: not ENTRIES_MANAGE at a
     province office. No change, no event. Event: 'entry_settings.changed' (before/after)."""
-    _require_province(actor)
+    require_province_perm(actor, Perm.ENTRIES_MANAGE)
     locked = Sitting.objects.select_for_update().get(pk=sitting.pk)
     problems = entry_settings_problems(
         payment_hold_minutes=payment_hold_minutes,
