@@ -436,18 +436,23 @@ def entries_list_export(request: HttpRequest, label: str, fmt: str) -> HttpRespo
     sitting = sel.office_sitting_get(request.user, label)
     form = EntryFilterForm(request.POST, user=request.user, sitting=sitting)
     if not form.is_valid():
-        messages.error(request, _("筛选条件有误,未导出。"))
+        messages.error(request, _("筛选条件有误，未导出。"))
         return redirect("office:entries_list", label=sitting.label)
     now = clock.now()
     entries = sel.entries_export_start(
         actor=staff_actor(request), sitting=sitting, flt=form.to_filter(), fmt=fmt, at=now
     )
-    header = [str(h) for h in ENTRY_HEADER]
-    stamp = timezone.localtime(now).strftime("%Y%m%d-%H%M%S")
-    name = f"entries-{sitting.label}-{stamp}"
+    rows = _entry_export_rows(entries, now)
+    return _export_response(f"entries-{sitting.label}", fmt, now, _("报考名单"), ENTRY_HEADER, rows)
+
+
+def _export_response(stem: str, fmt: str, now, sheet, header, rows) -> HttpResponseBase:
+    """A streamed CSV or XLSX download named `<stem>-<local time>.<fmt>`."""
+    name = f"{stem}-{timezone.localtime(now):%Y%m%d-%H%M%S}.{fmt}"
+    labels = [str(h) for h in header]
     if fmt == "csv":
-        return exports.csv_response(f"{name}.csv", header, _entry_export_rows(entries, now))
-    return exports.xlsx_response(f"{name}.xlsx", [(_("报考名单"), header, _entry_export_rows(entries, now))])
+        return exports.csv_response(name, labels, rows)
+    return exports.xlsx_response(name, [(sheet, labels, rows)])
 
 
 # --- payments -----------------------------------------------------------------------------------
@@ -539,18 +544,14 @@ def entries_payments_export(request: HttpRequest, label: str, fmt: str) -> HttpR
     sitting = sel.office_sitting_get(request.user, label)
     form = OrderFilterForm(request.POST)
     if not form.is_valid():
-        messages.error(request, _("筛选条件有误,未导出。"))
+        messages.error(request, _("筛选条件有误，未导出。"))
         return redirect("office:entries_payments", label=sitting.label)
     now = clock.now()
     orders = sel.orders_export_start(
         actor=staff_actor(request), sitting=sitting, flt=form.to_filter(), fmt=fmt, at=now
     )
-    header = [str(h) for h in ORDER_HEADER]
-    stamp = timezone.localtime(now).strftime("%Y%m%d-%H%M%S")
-    name = f"payments-{sitting.label}-{stamp}"
-    if fmt == "csv":
-        return exports.csv_response(f"{name}.csv", header, _order_export_rows(orders, now))
-    return exports.xlsx_response(f"{name}.xlsx", [(_("缴费订单"), header, _order_export_rows(orders, now))])
+    rows = _order_export_rows(orders, now)
+    return _export_response(f"payments-{sitting.label}", fmt, now, _("缴费订单"), ORDER_HEADER, rows)
 
 
 @office_view(Perm.ENTRIES_VIEW)
